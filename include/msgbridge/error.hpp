@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "msgbridge/version.hpp"
+
+MSGBRIDGE_BEGIN_NAMESPACE
+
+/// Anthropic's error types, spelled as on the wire (see docs/errors.md).
+enum class error_type {
+    invalid_request_error,
+    authentication_error,
+    permission_error,
+    not_found_error,
+    request_too_large,
+    rate_limit_error,
+    api_error,
+    overloaded_error,
+};
+
+/// The wire spelling of `type`, e.g. "invalid_request_error".
+[[nodiscard]] constexpr std::string_view to_string(error_type type) noexcept {
+    switch (type) {
+        case error_type::invalid_request_error: return "invalid_request_error";
+        case error_type::authentication_error: return "authentication_error";
+        case error_type::permission_error: return "permission_error";
+        case error_type::not_found_error: return "not_found_error";
+        case error_type::request_too_large: return "request_too_large";
+        case error_type::rate_limit_error: return "rate_limit_error";
+        case error_type::api_error: return "api_error";
+        case error_type::overloaded_error: return "overloaded_error";
+    }
+    return "api_error";
+}
+
+/// The HTTP status Anthropic answers with for `type`.
+[[nodiscard]] constexpr int http_status_of(error_type type) noexcept {
+    switch (type) {
+        case error_type::invalid_request_error: return 400;
+        case error_type::authentication_error: return 401;
+        case error_type::permission_error: return 403;
+        case error_type::not_found_error: return 404;
+        case error_type::request_too_large: return 413;
+        case error_type::rate_limit_error: return 429;
+        case error_type::api_error: return 500;
+        case error_type::overloaded_error: return 529;
+    }
+    return 500;
+}
+
+/// The Anthropic error type for an HTTP status an upstream answered with.
+[[nodiscard]] constexpr error_type error_type_for_status(int status) noexcept {
+    switch (status) {
+        case 400: case 422: return error_type::invalid_request_error;
+        case 401: return error_type::authentication_error;
+        case 403: return error_type::permission_error;
+        case 404: return error_type::not_found_error;
+        case 413: return error_type::request_too_large;
+        case 429: return error_type::rate_limit_error;
+        case 503: case 529: return error_type::overloaded_error;
+        default: break;
+    }
+    if (status >= 400 && status < 500) return error_type::invalid_request_error;
+    return error_type::api_error;
+}
+
+/// An error as Anthropic reports it. `message` names the offending field
+/// with its path, e.g. "messages.3.content.1.tool_use_id: required".
+struct error {
+    error_type type = error_type::api_error;
+    int http_status = 500;
+    std::string message;
+};
+
+/// An error of `type` with the status Anthropic uses for it.
+[[nodiscard]] inline error make_error(error_type type, std::string message) {
+    return error{type, http_status_of(type), std::move(message)};
+}
+
+/// Shorthand for the most common case: the client sent something invalid.
+[[nodiscard]] inline error invalid_request(std::string message) {
+    return make_error(error_type::invalid_request_error, std::move(message));
+}
+
+namespace detail {
+// JSON string escaping for the handful of places that render small fixed
+// documents without a writer (error bodies must render even when the
+// writer itself is the thing that failed).
+inline void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (byte < 0x20) {
+                    out += "\\u00";
+                    out.push_back(hex[byte >> 4]);
+                    out.push_back(hex[byte & 0xF]);
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    out.push_back('"');
+}
+}  // namespace detail
+
+/// Appends the Anthropic error body
+/// `{"type":"error","error":{"type":…,"message":…}}` to `out`.
+inline void append_error_json(const error& err, std::string& out) {
+    out += R"({"type":"error","error":{"type":")";
+    out += to_string(err.type);
+    out += R"(","message":)";
+    detail::append_json_string(out, err.message);
+    out += "}}";
+}
+
+/// The Anthropic error body for `err`; the one place error JSON is made.
+[[nodiscard]] inline std::string to_json(const error& err) {
+    std::string out;
+    out.reserve(64 + err.message.size());
+    append_error_json(err, out);
+    return out;
+}
+
+/// Holds either a `T` or an `error`. Errors are values on every request
+/// path: bad client input and bad upstream output are expected, not exceptional.
+template <class T>
+class [[nodiscard]] result {
+public:
+    using error_value_type = ::msgbridge::error;
+
+    result(T value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+    result(error_value_type err) : storage_(std::in_place_index<1>, std::move(err)) {}  // NOLINT: implicit by design
+
+    [[nodiscard]] bool has_value() const noexcept { return storage_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    [[nodiscard]] T& value() & { MSGBRIDGE_ASSERT(has_value()); return *std::get_if<0>(&storage_); }
+    [[nodiscard]] const T& value() const& { MSGBRIDGE_ASSERT(has_value()); return *std::get_if<0>(&storage_); }
+    [[nodiscard]] T&& value() && { MSGBRIDGE_ASSERT(has_value()); return std::move(*std::get_if<0>(&storage_)); }
+
+    [[nodiscard]] const error_value_type& error() const& { MSGBRIDGE_ASSERT(!has_value()); return *std::get_if<1>(&storage_); }
+    [[nodiscard]] error_value_type&& error() && { MSGBRIDGE_ASSERT(!has_value()); return std::move(*std::get_if<1>(&storage_)); }
+
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+
+private:
+    std::variant<T, error_value_type> storage_;
+};
+
+/// `result<void>`: success carries nothing.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    using error_value_type = ::msgbridge::error;
+
+    result() = default;
+    result(error_value_type err) : error_(std::move(err)), failed_(true) {}  // NOLINT: implicit by design
+
+    [[nodiscard]] bool has_value() const noexcept { return !failed_; }
+    explicit operator bool() const noexcept { return has_value(); }
+    [[nodiscard]] const error_value_type& error() const& { MSGBRIDGE_ASSERT(failed_); return error_; }
+
+private:
+    error_value_type error_{};
+    bool failed_ = false;
+};
+
+MSGBRIDGE_END_NAMESPACE

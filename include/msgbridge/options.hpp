@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "msgbridge/version.hpp"
+
+MSGBRIDGE_BEGIN_NAMESPACE
+
+/// How an assistant turn's `thinking` blocks go back to the upstream.
+enum class reasoning_replay {
+    reasoning_content,  ///< `reasoning_content` on the assistant message (Kimi, DeepSeek need it)
+    think_tags,         ///< `<think>…</think>` prepended to the assistant text
+    drop,               ///< left out
+};
+
+/// How `thinking` / `output_config.effort` turn into upstream reasoning controls.
+enum class reasoning_control {
+    none,                  ///< send nothing
+    reasoning_effort,      ///< OpenAI's `reasoning_effort: low|medium|high`
+    chat_template_kwargs,  ///< `chat_template_kwargs: {"thinking": true|false}` (vLLM / NIM templates)
+};
+
+/// What one upstream model accepts and needs. Matched against the upstream
+/// model name; `match` may be a glob (`*`, `?`). See docs/models.md.
+struct model_profile {
+    std::string match = "*";
+    std::optional<std::uint32_t> max_output_tokens;  ///< clamp for max_tokens
+    std::optional<std::uint32_t> context_window;
+    bool vision = true;                  ///< false: images become a text placeholder
+    reasoning_replay replay = reasoning_replay::reasoning_content;
+    reasoning_control reasoning = reasoning_control::none;
+    bool tool_choice_auto = true;        ///< false: omit `tool_choice: "auto"` (it is the default anyway)
+    bool parallel_tool_calls = true;     ///< false: never send `parallel_tool_calls`
+    bool top_k = true;                   ///< false: leave `top_k` out
+    bool stream_usage = true;            ///< send `stream_options.include_usage`
+    bool late_system_as_user = false;    ///< a `system` turn after the first becomes a user message
+    bool think_tags_in_content = false;  ///< response: leading `<think>…</think>` text is reasoning
+    std::string extra_body;              ///< JSON object whose members are merged into the request
+};
+
+/// A client model name (glob allowed, e.g. `claude-*haiku*`) and the upstream model it becomes.
+struct model_alias {
+    std::string pattern;
+    std::string upstream_model;
+};
+
+/// What becomes of Anthropic server tools (`web_search_*`, `bash_*`, …), which
+/// have no OpenAI equivalent.
+enum class server_tool_policy {
+    drop_with_warning,  ///< leave them out, name them in `warnings`
+    reject,             ///< answer invalid_request_error
+};
+
+/// Options for the request converter; everything defaults to what Claude Code
+/// against NVIDIA's endpoint needs.
+struct request_options {
+    std::vector<model_alias> model_map;   ///< first match wins
+    std::string default_model;            ///< used for a `claude-*` name no alias matched; empty: pass through
+    std::vector<model_profile> profiles;  ///< first match wins; empty: default_profiles()
+    bool drop_billing_header = true;      ///< leave out Claude Code's `x-anthropic-billing-header:` system block
+    bool forward_deferred_tools = true;   ///< tools marked `defer_loading` are sent like any other
+    server_tool_policy server_tools = server_tool_policy::drop_with_warning;
+};
+
+/// Profiles shipped for the NVIDIA models named in the README plus a
+/// conservative `*` fallback, in match order.
+[[nodiscard]] std::vector<model_profile> default_profiles();
+
+/// Whether `text` matches the glob `pattern` (`*` any run, `?` one byte).
+[[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+/// The first profile in `profiles` whose `match` fits `upstream_model`;
+/// a conservative default when none does.
+[[nodiscard]] const model_profile& find_profile(const std::vector<model_profile>& profiles,
+                                                std::string_view upstream_model);
+
+MSGBRIDGE_END_NAMESPACE
