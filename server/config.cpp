@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include "config.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <simdjson.h>
+
+#include <msgbridge/version.hpp>
+
+namespace proxy {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+[[noreturn]] void fail(const std::string& message) { throw config_error(message); }
+
+std::string trim(std::string_view text) {
+    auto begin = text.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) return {};
+    auto end = text.find_last_not_of(" \t\r\n");
+    return std::string(text.substr(begin, end - begin + 1));
+}
+
+// Strict: digits only, no sign, no trailing text; "12abc" is an error, not 12.
+std::uint64_t parse_unsigned(const std::string& name, const std::string& text, std::uint64_t min,
+                             std::uint64_t max) {
+    std::string value = trim(text);
+    if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+        fail(name + ": not a whole number: '" + text + "'");
+    errno = 0;
+    unsigned long long parsed = std::strtoull(value.c_str(), nullptr, 10);
+    if (errno == ERANGE || parsed > max)
+        fail(name + ": " + value + " is too large (at most " + std::to_string(max) + ")");
+    if (parsed < min) fail(name + ": " + value + " is too small (at least " + std::to_string(min) + ")");
+    return parsed;
+}
+
+bool parse_bool(const std::string& name, const std::string& text) {
+    std::string value = trim(text);
+    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+    if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+    fail(name + ": not a boolean (true/false): '" + text + "'");
+}
+
+msgbridge::rotation parse_rotation_setting(const std::string& name, const std::string& text) {
+    auto parsed = msgbridge::parse_rotation(text, name);
+    if (!parsed) fail(parsed.error().message);
+    return parsed.value();
+}
+
+// ---- config.json: one function per object shape, visiting fields as they come ----
+
+struct json_context {
+    const std::string& origin;
+    std::string where(std::string_view field) const { return origin + ": " + std::string(field); }
+};
+
+std::string get_string(const json_context& ctx, std::string_view field, element value) {
+    std::string_view text;
+    if (value.get_string().get(text)) fail(ctx.where(field) + ": expected a string");
+    return std::string(text);
+}
+
+std::uint64_t get_unsigned(const json_context& ctx, std::string_view field, element value, std::uint64_t min,
+                           std::uint64_t max) {
+    std::uint64_t number = 0;
+    if (value.get_uint64().get(number)) fail(ctx.where(field) + ": expected a non-negative whole number");
+    if (number < min) fail(ctx.where(field) + ": " + std::to_string(number) + " is too small (at least " + std::to_string(min) + ")");
+    if (number > max) fail(ctx.where(field) + ": " + std::to_string(number) + " is too large (at most " + std::to_string(max) + ")");
+    return number;
+}
+
+bool get_bool(const json_context& ctx, std::string_view field, element value) {
+    bool flag = false;
+    if (value.get_bool().get(flag)) fail(ctx.where(field) + ": expected true or false");
+    return flag;
+}
+
+msgbridge::reasoning_replay parse_replay(const json_context& ctx, std::string_view field, const std::string& text) {
+    if (text == "reasoning_content") return msgbridge::reasoning_replay::reasoning_content;
+    if (text == "think_tags") return msgbridge::reasoning_replay::think_tags;
+    if (text == "drop") return msgbridge::reasoning_replay::drop;
+    fail(ctx.where(field) + ": unknown value '" + text + "' (expected reasoning_content, think_tags or drop)");
+}
+
+msgbridge::reasoning_control parse_control(const json_context& ctx, std::string_view field, const std::string& text) {
+    if (text == "none") return msgbridge::reasoning_control::none;
+    if (text == "reasoning_effort") return msgbridge::reasoning_control::reasoning_effort;
+    if (text == "chat_template_kwargs") return msgbridge::reasoning_control::chat_template_kwargs;
+    fail(ctx.where(field) + ": unknown value '" + text + "' (expected none, reasoning_effort or chat_template_kwargs)");
+}
+
+msgbridge::model_profile parse_profile(const json_context& ctx, const std::string& path, element value) {
+    simdjson::dom::object object;
+    if (value.get_object().get(object)) fail(ctx.where(path) + ": expected an object");
+    msgbridge::model_profile profile;
+    bool has_match = false;
+    for (auto member : object) {
+        std::string field = path + "." + std::string(member.key);
+        std::string_view key = member.key;
+        auto v = member.value;
+        if (key == "match") { profile.match = get_string(ctx, field, v); has_match = true; }
+        else if (key == "max_output_tokens") profile.max_output_tokens = static_cast<std::uint32_t>(get_unsigned(ctx, field, v, 1, std::numeric_limits<std::uint32_t>::max()));
+        else if (key == "context_window") profile.context_window = static_cast<std::uint32_t>(get_unsigned(ctx, field, v, 1, std::numeric_limits<std::uint32_t>::max()));
+        else if (key == "vision") profile.vision = get_bool(ctx, field, v);
+        else if (key == "reasoning_replay") profile.replay = parse_replay(ctx, field, get_string(ctx, field, v));
+        else if (key == "reasoning") profile.reasoning = parse_control(ctx, field, get_string(ctx, field, v));
+        else if (key == "tool_choice_auto") profile.tool_choice_auto = get_bool(ctx, field, v);
+        else if (key == "parallel_tool_calls") profile.parallel_tool_calls = get_bool(ctx, field, v);
+        else if (key == "top_k") profile.top_k = get_bool(ctx, field, v);
+        else if (key == "stream_usage") profile.stream_usage = get_bool(ctx, field, v);
+        else if (key == "late_system_as_user") profile.late_system_as_user = get_bool(ctx, field, v);
+        else if (key == "think_tags_in_content") profile.think_tags_in_content = get_bool(ctx, field, v);
+        else if (key == "extra_body") {
+            if (v.type() != element_type::OBJECT) fail(ctx.where(field) + ": expected a JSON object");
+            profile.extra_body = simdjson::minify(v);
+        } else {
+            fail(ctx.where(field) + ": unknown setting");
+        }
+    }
+    if (!has_match) fail(ctx.where(path) + ".match: required (a model name or glob such as \"moonshotai/*\")");
+    return profile;
+}
+
+}  // namespace
+
+env_lookup process_env() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    };
+}
+
+void apply_config_json(const std::string& json_text, const std::string& origin, config& cfg) {
+    json_context ctx{origin};
+    simdjson::dom::parser parser;
+    element doc;
+    simdjson::padded_string padded(json_text);
+    if (auto err = parser.parse(padded).get(doc))
+        fail(origin + ": malformed JSON (" + simdjson::error_message(err) + ")");
+    simdjson::dom::object root;
+    if (doc.get_object().get(root)) fail(origin + ": expected a JSON object at the top level");
+
+    for (auto member : root) {
+        std::string_view key = member.key;
+        auto v = member.value;
+        if (key == "nvidia_url") cfg.upstream_url = get_string(ctx, key, v);
+        else if (key == "nvidia_key") {
+            cfg.key_sources.nvidia_key = get_string(ctx, key, v);
+            if (!trim(cfg.key_sources.nvidia_key).empty())
+                cfg.notes.push_back(origin + ": nvidia_key is deprecated, use nvidia_keys");
+        } else if (key == "nvidia_keys") {
+            simdjson::dom::array array;
+            if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of strings");
+            std::size_t index = 0;
+            cfg.key_sources.nvidia_keys.clear();
+            for (auto item : array)
+                cfg.key_sources.nvidia_keys.push_back(
+                    get_string(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item));
+        } else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
+        else if (key == "server_api_key") cfg.server_api_key = get_string(ctx, key, v);
+        else if (key == "addr") cfg.addr = get_string(ctx, key, v);
+        else if (key == "upstream_timeout_seconds") cfg.upstream_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
+        else if (key == "log_body_max_chars") cfg.log_body_max_chars = get_unsigned(ctx, key, v, 0, 1u << 30);
+        else if (key == "log_stream_text_preview_chars") cfg.log_stream_text_preview_chars = get_unsigned(ctx, key, v, 0, 1u << 30);
+        else if (key == "max_body_bytes") cfg.max_body_bytes = get_unsigned(ctx, key, v, 1024, std::uint64_t{1} << 32);
+        else if (key == "max_connections") cfg.max_connections = get_unsigned(ctx, key, v, 1, 65536);
+        else if (key == "connect_timeout_seconds") cfg.connect_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
+        else if (key == "stream_idle_timeout_seconds") cfg.stream_idle_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
+        else if (key == "ping_interval_seconds") cfg.ping_interval_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
+        else if (key == "shutdown_grace_seconds") cfg.shutdown_grace_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 0, 3600));
+        else if (key == "keep_alive_timeout_seconds") cfg.keep_alive_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
+        else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
+        else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
+        else if (key == "default_model") cfg.request.default_model = get_string(ctx, key, v);
+        else if (key == "drop_billing_header") cfg.request.drop_billing_header = get_bool(ctx, key, v);
+        else if (key == "server_tools") {
+            std::string policy = get_string(ctx, key, v);
+            if (policy == "drop_with_warning") cfg.request.server_tools = msgbridge::server_tool_policy::drop_with_warning;
+            else if (policy == "reject") cfg.request.server_tools = msgbridge::server_tool_policy::reject;
+            else fail(ctx.where(key) + ": unknown value '" + policy + "' (expected drop_with_warning or reject)");
+        } else if (key == "model_map") {
+            simdjson::dom::object map;
+            if (v.get_object().get(map)) fail(ctx.where(key) + ": expected an object of \"client model or glob\": \"upstream model\"");
+            cfg.request.model_map.clear();
+            for (auto alias : map) {
+                std::string field = std::string(key) + "." + std::string(alias.key);
+                std::string upstream = get_string(ctx, field, alias.value);
+                if (alias.key.empty() || upstream.empty()) fail(ctx.where(field) + ": names must not be empty");
+                cfg.request.model_map.push_back({std::string(alias.key), std::move(upstream)});
+            }
+        } else if (key == "models") {
+            simdjson::dom::array array;
+            if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of model profiles");
+            cfg.request.profiles.clear();
+            std::size_t index = 0;
+            for (auto item : array)
+                cfg.request.profiles.push_back(parse_profile(ctx, "models[" + std::to_string(index++) + "]", item));
+        } else if (!key.empty() && (key[0] == '_' || key[0] == '$')) {
+            // "_comment" and "$schema" style members are for humans and editors.
+        } else {
+            // The Go original ignored unknown members; we keep starting but say so.
+            cfg.notes.push_back(origin + ": unknown setting '" + std::string(key) + "' ignored");
+        }
+    }
+}
+
+void parse_listen_addr(const std::string& addr, std::string& host, int& port) {
+    std::string text = trim(addr);
+    std::string host_part;
+    std::string port_part;
+    if (!text.empty() && text[0] == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            fail("ADDR: cannot parse '" + addr + "' (expected [ipv6]:port)");
+        host_part = text.substr(1, close - 1);
+        port_part = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos) fail("ADDR: cannot parse '" + addr + "' (expected host:port or :port)");
+        host_part = text.substr(0, colon);
+        port_part = text.substr(colon + 1);
+        if (host_part.find(':') != std::string::npos)
+            fail("ADDR: cannot parse '" + addr + "' (write IPv6 addresses as [addr]:port)");
+    }
+    port = static_cast<int>(parse_unsigned("ADDR port", port_part, 0, 65535));
+    // Go's ":3001" listens on every interface.
+    host = host_part.empty() ? "0.0.0.0" : host_part;
+}
+
+bool is_loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+cli_action parse_command_line(int argc, const char* const* argv, std::string& config_path_override) {
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") return cli_action::help;
+        if (arg == "--version" || arg == "-V") return cli_action::version;
+        if (arg == "--config" || arg == "-c") {
+            if (i + 1 >= argc) fail(arg + ": needs a file name");
+            config_path_override = argv[++i];
+        } else if (arg.rfind("--config=", 0) == 0) {
+            config_path_override = arg.substr(9);
+        } else {
+            fail("unknown argument '" + arg + "' (try --help)");
+        }
+    }
+    return cli_action::run;
+}
+
+config load_config(const env_lookup& env, const std::string& config_path_override) {
+    config cfg;
+    auto get = [&](const char* name) -> std::optional<std::string> {
+        auto value = env(name);
+        if (value && trim(*value).empty()) return std::nullopt;  // VAR= counts as unset, as in Go
+        return value;
+    };
+
+    std::string path = "config.json";
+    bool named = false;
+    if (!config_path_override.empty()) { path = config_path_override; named = true; }
+    else if (auto p = get("CONFIG_PATH")) { path = *p; named = true; }
+
+    std::ifstream file(path, std::ios::binary);
+    if (file) {
+        std::stringstream text;
+        text << file.rdbuf();
+        if (file.bad()) fail(path + ": cannot read");
+        apply_config_json(text.str(), path, cfg);
+        cfg.config_path_used = path;
+    } else if (named) {
+        fail("CONFIG_PATH: cannot open '" + path + "'");
+    } else {
+        cfg.notes.push_back("no config.json in the working directory; using defaults and the environment");
+    }
+
+    // Environment overrides, the Go original's names.
+    if (auto keys = get("PROVIDER_API_KEYS")) cfg.key_sources.provider_api_keys = *keys;
+    if (auto key = get("PROVIDER_API_KEY")) cfg.key_sources.provider_api_key = *key;
+    if (auto v = get("KEY_ROTATION")) cfg.key_rotation = parse_rotation_setting("KEY_ROTATION", *v);
+    if (auto v = get("UPSTREAM_URL")) cfg.upstream_url = trim(*v);
+    if (auto v = get("SERVER_API_KEY")) cfg.server_api_key = *v;
+    if (auto v = get("ADDR")) cfg.addr = trim(*v);
+    if (auto v = get("UPSTREAM_TIMEOUT_SECONDS")) cfg.upstream_timeout_seconds = static_cast<unsigned>(parse_unsigned("UPSTREAM_TIMEOUT_SECONDS", *v, 1, 86400));
+    if (auto v = get("LOG_BODY_MAX_CHARS")) cfg.log_body_max_chars = parse_unsigned("LOG_BODY_MAX_CHARS", *v, 0, 1u << 30);
+    if (auto v = get("LOG_STREAM_TEXT_PREVIEW_CHARS")) cfg.log_stream_text_preview_chars = parse_unsigned("LOG_STREAM_TEXT_PREVIEW_CHARS", *v, 0, 1u << 30);
+    // Our additions.
+    if (auto v = get("MAX_BODY_BYTES")) cfg.max_body_bytes = parse_unsigned("MAX_BODY_BYTES", *v, 1024, std::uint64_t{1} << 32);
+    if (auto v = get("MAX_CONNECTIONS")) cfg.max_connections = parse_unsigned("MAX_CONNECTIONS", *v, 1, 65536);
+    if (auto v = get("CONNECT_TIMEOUT_SECONDS")) cfg.connect_timeout_seconds = static_cast<unsigned>(parse_unsigned("CONNECT_TIMEOUT_SECONDS", *v, 1, 3600));
+    if (auto v = get("STREAM_IDLE_TIMEOUT_SECONDS")) cfg.stream_idle_timeout_seconds = static_cast<unsigned>(parse_unsigned("STREAM_IDLE_TIMEOUT_SECONDS", *v, 1, 86400));
+    if (auto v = get("PING_INTERVAL_SECONDS")) cfg.ping_interval_seconds = static_cast<unsigned>(parse_unsigned("PING_INTERVAL_SECONDS", *v, 1, 3600));
+    if (auto v = get("SHUTDOWN_GRACE_SECONDS")) cfg.shutdown_grace_seconds = static_cast<unsigned>(parse_unsigned("SHUTDOWN_GRACE_SECONDS", *v, 0, 3600));
+    if (auto v = get("ANSWER_QUOTA_PROBE")) cfg.answer_quota_probe = parse_bool("ANSWER_QUOTA_PROBE", *v);
+    if (auto v = get("DEFAULT_MODEL")) cfg.request.default_model = trim(*v);
+    if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
+
+    if (cfg.upstream_url.rfind("http://", 0) != 0 && cfg.upstream_url.rfind("https://", 0) != 0)
+        fail("UPSTREAM_URL/nvidia_url: '" + cfg.upstream_url + "' is not an http:// or https:// URL");
+    parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
+    auto collected = msgbridge::collect_keys(cfg.key_sources);
+    cfg.keys = std::move(collected.keys);
+    cfg.keys_from = collected.source;
+    return cfg;
+}
+
+std::string help_text() {
+    std::string text;
+    text += "claude-nvidia-proxy ";
+    text += msgbridge::version_string;
+    text += R"( - Anthropic Messages API in front of an OpenAI Chat Completions upstream
+
+Usage: claude-nvidia-proxy [--config FILE] [--help] [--version]
+
+Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
+  CONFIG_PATH                     config file (default config.json; a missing default file is fine)
+  PROVIDER_API_KEY                one upstream key (overrides nvidia_key)
+  PROVIDER_API_KEYS               comma-separated upstream keys for rotation (overrides nvidia_keys)
+  KEY_ROTATION                    round_robin (default), random, least_used
+  UPSTREAM_URL                    overrides nvidia_url
+                                  (default https://integrate.api.nvidia.com/v1/chat/completions)
+  SERVER_API_KEY                  require Authorization: Bearer <key> or x-api-key: <key>
+  ADDR                            listen address (default :3001)
+  UPSTREAM_TIMEOUT_SECONDS        whole non-streaming upstream request (default 300)
+  LOG_BODY_MAX_CHARS              request body logging (default 4096, 0 = off)
+  LOG_STREAM_TEXT_PREVIEW_CHARS   stream text preview in logs (default 256, 0 = off)
+  MAX_BODY_BYTES                  request body limit, 413 above (default 33554432)
+  MAX_CONNECTIONS                 connections served at once, 529 beyond (default 1024)
+  CONNECT_TIMEOUT_SECONDS         upstream connect timeout (default 10)
+  STREAM_IDLE_TIMEOUT_SECONDS     upstream silence that ends a stream (default 300)
+  PING_INTERVAL_SECONDS           ping events while the upstream is silent (default 5)
+  SHUTDOWN_GRACE_SECONDS          SIGINT/SIGTERM: time for running streams (default 30)
+  ANSWER_QUOTA_PROBE              answer Claude Code's max_tokens:1 probe locally (default true)
+  DEFAULT_MODEL                   upstream model for claude-* names no model_map entry matches
+  UPSTREAM_CA_FILE                extra CA bundle (PEM) for the upstream, default: system store
+
+See docs/configuration.md for every config.json setting.
+)";
+    return text;
+}
+
+}  // namespace proxy

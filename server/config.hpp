@@ -1,0 +1,92 @@
+// The proxy's configuration: config.json, then environment overrides with
+// the Go original's names and defaults, then the command line.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <msgbridge/keys.hpp>
+#include <msgbridge/options.hpp>
+
+namespace proxy {
+
+/// Everything the server needs to start. Defaults are the Go original's
+/// where it had the setting, ours (documented in docs/configuration.md)
+/// where it did not.
+struct config {
+    // --- the Go original's settings ---
+    std::string upstream_url = "https://integrate.api.nvidia.com/v1/chat/completions";
+    msgbridge::key_sources key_sources;  ///< every place keys were given
+    std::vector<std::string> keys;       ///< the keys in use (collect_keys of key_sources), in rotation order
+    msgbridge::key_source keys_from = msgbridge::key_source::none;
+    msgbridge::rotation key_rotation = msgbridge::rotation::round_robin;
+    std::string server_api_key;     ///< inbound auth; empty: none
+    std::string addr = ":3001";
+    unsigned upstream_timeout_seconds = 300;
+    std::size_t log_body_max_chars = 4096;
+    std::size_t log_stream_text_preview_chars = 256;
+
+    // --- additions ---
+    msgbridge::request_options request;        ///< model_map, default_model, profiles
+    std::size_t max_body_bytes = 32u << 20;    ///< 413 above this
+    std::size_t max_connections = 1024;        ///< concurrent connections served; beyond: 529
+    unsigned connect_timeout_seconds = 10;
+    unsigned stream_idle_timeout_seconds = 300;  ///< upstream silence that ends a stream
+    unsigned ping_interval_seconds = 5;          ///< ping events during upstream silence
+    unsigned shutdown_grace_seconds = 30;        ///< SIGTERM: time given to running streams
+    unsigned keep_alive_timeout_seconds = 30;    ///< idle inbound keep-alive connections
+    bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
+    std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
+
+    // --- derived from addr ---
+    std::string listen_host = "0.0.0.0";
+    int listen_port = 3001;
+
+    /// Where the file came from (for the start-up log), empty when none was read.
+    std::string config_path_used;
+    /// Notes for the start-up log (deprecated keys, missing default file).
+    std::vector<std::string> notes;
+};
+
+/// Reads an environment variable; injectable so tests do not touch the process environment.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// The process environment.
+env_lookup process_env();
+
+/// What the command line asked for.
+enum class cli_action { run, help, version };
+
+/// Parses argv: `--help`/`-h`, `--version`/`-V`, `--config PATH` (same as CONFIG_PATH).
+/// Throws `config_error` for anything else.
+cli_action parse_command_line(int argc, const char* const* argv, std::string& config_path_override);
+
+/// A configuration that cannot start the server; `what()` is one line naming the setting.
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Loads config.json (CONFIG_PATH, default ./config.json; a missing default
+/// file is fine, a missing named one is not), then applies the environment.
+/// Throws `config_error` on the first bad value.
+config load_config(const env_lookup& env, const std::string& config_path_override = {});
+
+/// Parses one config.json text into `cfg` (exposed for tests). `origin` names the file in errors.
+void apply_config_json(const std::string& json_text, const std::string& origin, config& cfg);
+
+/// Splits ADDR (`:3001`, `127.0.0.1:8080`, `[::1]:3001`, `localhost:0`) into host and port.
+void parse_listen_addr(const std::string& addr, std::string& host, int& port);
+
+/// True for 127.0.0.0/8, ::1 and localhost.
+bool is_loopback_host(const std::string& host);
+
+/// The text printed by `--help`.
+std::string help_text();
+
+}  // namespace proxy

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+#include "log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace proxy {
+namespace {
+
+std::mutex& stderr_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+std::string timestamp() {
+    auto now = std::chrono::system_clock::now();
+    auto seconds = std::chrono::system_clock::to_time_t(now);
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char buffer[96];
+    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+    return buffer;
+}
+
+// Cut at a UTF-8 boundary: never leave half a multi-byte character.
+std::size_t utf8_cut(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return text.size();
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    return cut;
+}
+
+}  // namespace
+
+logger::logger()
+    : sink_([](std::string_view line) {
+          std::lock_guard<std::mutex> lock(stderr_mutex());
+          std::fwrite(line.data(), 1, line.size(), stderr);
+          std::fflush(stderr);
+      }) {}
+
+logger::logger(log_sink sink) : sink_(std::move(sink)) {}
+
+void logger::line(std::string_view text) const {
+    std::string out = timestamp();
+    out += ' ';
+    out += text;
+    out += '\n';
+    sink_(out);
+}
+
+std::string redacted_key_id(std::string_view key) {
+    if (key.empty()) return "(none)";
+    if (key.size() <= 8) return "…";
+    std::string out;
+    auto dash = key.find('-');
+    if (dash != std::string_view::npos && dash < 8) out = std::string(key.substr(0, dash + 1));
+    out += "…";
+    out += key.substr(key.size() - 4);
+    return out;
+}
+
+std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
+    for (const auto& secret : secrets) {
+        if (secret.size() < 4) continue;
+        std::string replacement = redacted_key_id(secret);
+        for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + replacement.size()))
+            text.replace(pos, secret.size(), replacement);
+    }
+    return text;
+}
+
+std::string body_for_log(std::string_view body, std::size_t max_chars, const std::vector<std::string>& secrets) {
+    if (max_chars == 0) return {};
+    // Anthropic images: "data":"<base64>"; OpenAI images: "url":"data:…;base64,<base64>".
+    std::string out;
+    out.reserve(body.size() < max_chars * 2 ? body.size() : max_chars * 2);
+    std::size_t i = 0;
+    while (i < body.size() && out.size() < max_chars + 256) {
+        std::size_t data_key = body.find("\"data\":\"", i);
+        std::size_t b64 = body.find(";base64,", i);
+        std::size_t at = std::min(data_key, b64);
+        if (at == std::string_view::npos) {
+            out.append(body.substr(i, max_chars + 256 - out.size()));
+            break;
+        }
+        std::size_t start = at == data_key ? at + 8 : at + 8;
+        out.append(body.substr(i, start - i));
+        std::size_t end = start;
+        while (end < body.size() && body[end] != '"' && body[end] != '\\') ++end;
+        if (end - start > 64) out += "<" + std::to_string(end - start) + " base64 chars>";
+        else out.append(body.substr(start, end - start));
+        i = end;
+    }
+    out = redact_secrets(std::move(out), secrets);
+    if (out.size() > max_chars) {
+        out.resize(utf8_cut(out, max_chars));
+        out += "…(truncated)";
+    }
+    return out;
+}
+
+std::string preview_text(std::string_view text, std::size_t max_chars) {
+    std::string_view cut = text.substr(0, utf8_cut(text, max_chars));
+    std::string out;
+    out.reserve(cut.size());
+    for (char c : cut) {
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace proxy

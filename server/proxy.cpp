@@ -1,0 +1,999 @@
+// SPDX-License-Identifier: MIT
+#include "proxy.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include <simdjson.h>
+
+#include <msgbridge/detail/json_writer.hpp>
+#include <msgbridge/request.hpp>
+#include <msgbridge/response.hpp>
+#include <msgbridge/stream.hpp>
+#include <msgbridge/version.hpp>
+
+namespace proxy {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// The Go original gave up after five attempts; so do we.
+constexpr int max_attempts = 5;
+// Upstream error bodies are kept for the client's error message, not more.
+constexpr std::size_t max_error_body = 64 * 1024;
+constexpr auto server_error_backoff = std::chrono::milliseconds(250);
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    }
+    return true;
+}
+
+long long millis_between(steady::time_point from, steady::time_point to) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+msgbridge::error make_status_error(msgbridge::error_type type, int status, std::string message) {
+    return msgbridge::error{type, status, std::move(message)};
+}
+
+http_response json_response(int status, std::string body) {
+    http_response res;
+    res.status = status;
+    res.body = std::move(body);
+    return res;
+}
+
+std::string_view outcome_name(upstream_outcome::kind kind) {
+    switch (kind) {
+        case upstream_outcome::kind::completed: return "completed";
+        case upstream_outcome::kind::cancelled: return "cancelled";
+        case upstream_outcome::kind::timed_out: return "timeout";
+        case upstream_outcome::kind::connect_failed: return "connect-failed";
+        case upstream_outcome::kind::tls_failed: return "tls-failed";
+        case upstream_outcome::kind::io_failed: return "io-failed";
+    }
+    return "?";
+}
+
+long ceil_seconds(std::chrono::milliseconds wait) {
+    auto seconds = (wait.count() + 999) / 1000;
+    return seconds < 1 ? 1 : static_cast<long>(seconds);
+}
+
+// ---- the attempt loop: keys, retries, and the one moment a response commits ----
+
+struct loop_hooks {
+    // A 2xx answer's headers arrived. Return false to refuse it (abort).
+    std::function<bool()> on_commit;
+    // Body bytes of the committed answer. Return false to abort.
+    std::function<bool(std::string_view)> on_body;
+};
+
+struct loop_result {
+    bool committed = false;
+    upstream_outcome last;                 // how the last attempt ended
+    msgbridge::error error;                // when !committed: what the client gets
+    std::optional<long> retry_after;       // seconds, for a 429 answer
+    std::vector<std::string> attempts;     // "nvapi-…k001:429", for the log
+};
+
+// Tries keys until an answer commits or the rules say stop (docs/server.md):
+// 429 and 401/403 move to the next key (at most five attempts in all), a
+// connection failure or 5xx is retried once after a short pause, anything
+// else is final. Nothing here has reached the client yet.
+loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool, const upstream_request& base,
+                         cancel_handle& cancel, const loop_hooks& hooks, const std::string& upstream_host) {
+    loop_result r;
+    msgbridge::key_set tried;
+    bool server_retry_used = false;
+    std::optional<msgbridge::error> last_error;
+    std::string last_retry_after;
+    int last_status = 0;
+
+    for (int attempt = 0; attempt < max_attempts; ++attempt) {
+        msgbridge::key_lease lease;
+        if (pool != nullptr && !pool->empty()) {
+            auto got = pool->acquire(tried);
+            if (got.status != msgbridge::acquire_status::leased) {
+                long wait = ceil_seconds(got.wait);
+                if (last_error && got.status == msgbridge::acquire_status::exhausted) break;
+                if (got.status == msgbridge::acquire_status::quarantined) {
+                    r.error = last_error ? *last_error
+                                         : make_status_error(msgbridge::error_type::api_error, 503,
+                                                             "every upstream key is out of service after the upstream "
+                                                             "rejected it (401/403); check nvidia_keys / PROVIDER_API_KEYS");
+                } else {
+                    r.error = msgbridge::make_error(
+                        msgbridge::error_type::rate_limit_error,
+                        "every upstream key is cooling down after rate limiting (429); retry in " +
+                            std::to_string(wait) + " s");
+                }
+                r.retry_after = wait;
+                return r;
+            }
+            lease = std::move(got.lease);
+        }
+
+        upstream_request request = base;
+        if (lease) request.api_key = std::string(lease.key());
+        std::string key_id = lease ? std::string(lease.redacted_id()) : std::string("no-key");
+
+        int status = 0;
+        bool committed = false;
+        std::string error_body;
+        std::string retry_after;
+        upstream_callbacks callbacks;
+        callbacks.on_headers = [&](int s, const header_list& headers) {
+            status = s;
+            for (const auto& h : headers) {
+                if (iequals(h.first, "retry-after")) retry_after = h.second;
+            }
+            if (s >= 200 && s < 300) {
+                committed = hooks.on_commit();
+                return committed;
+            }
+            return true;
+        };
+        callbacks.on_data = [&](std::string_view bytes) {
+            if (committed) return hooks.on_body(bytes);
+            if (error_body.size() < max_error_body)
+                error_body.append(bytes.substr(0, max_error_body - error_body.size()));
+            return true;
+        };
+
+        upstream_outcome out = upstream.post(request, callbacks, cancel);
+        r.last = out;
+
+        if (committed) {
+            r.attempts.push_back(key_id + ":" + std::to_string(status));
+            if (lease) (void)lease.report(out.what == upstream_outcome::kind::completed ? msgbridge::key_outcome::success
+                                                                                      : msgbridge::key_outcome::transient);
+            r.committed = true;
+            return r;
+        }
+
+        if (out.got_headers && out.what == upstream_outcome::kind::completed) {
+            r.attempts.push_back(key_id + ":" + std::to_string(status));
+            auto key_result = msgbridge::outcome_for_status(status);
+            if (lease) (void)lease.report(key_result, retry_after);
+            last_error = msgbridge::convert_upstream_error(status, error_body);
+            last_retry_after = retry_after;
+            last_status = status;
+            if (status == 429 || status == 401 || status == 403) {
+                if (!lease) break;  // no keys to rotate through
+                tried.insert(lease.index());
+                continue;
+            }
+            if (status >= 500 && !server_retry_used && !cancel.cancelled()) {
+                server_retry_used = true;
+                std::this_thread::sleep_for(server_error_backoff);
+                continue;
+            }
+            break;
+        }
+
+        // No complete answer.
+        r.attempts.push_back(key_id + ":" + std::string(outcome_name(out.what)));
+        if (lease) (void)lease.report(msgbridge::key_outcome::transient);
+        last_status = 0;
+        switch (out.what) {
+            case upstream_outcome::kind::connect_failed:
+                last_error = make_status_error(msgbridge::error_type::api_error, 502,
+                                               "upstream " + upstream_host + " unreachable: " + out.detail);
+                break;
+            case upstream_outcome::kind::io_failed:
+                last_error = make_status_error(msgbridge::error_type::api_error, 502,
+                                               "upstream " + upstream_host + " connection failed: " + out.detail);
+                break;
+            case upstream_outcome::kind::tls_failed:
+                r.error = make_status_error(msgbridge::error_type::api_error, 502,
+                                            "upstream " + upstream_host + " TLS failed: " + out.detail);
+                return r;
+            case upstream_outcome::kind::timed_out:
+                r.error = make_status_error(msgbridge::error_type::api_error, 504,
+                                            "upstream " + upstream_host + " timed out: " + out.detail);
+                return r;
+            case upstream_outcome::kind::cancelled:
+            case upstream_outcome::kind::completed:
+                r.error = make_status_error(msgbridge::error_type::api_error, 500, "the request was cancelled");
+                return r;
+        }
+        if (!server_retry_used && !cancel.cancelled()) {
+            server_retry_used = true;
+            std::this_thread::sleep_for(server_error_backoff);
+            continue;
+        }
+        break;
+    }
+
+    r.error = last_error ? *last_error
+                         : msgbridge::make_error(msgbridge::error_type::api_error, "no upstream attempt was made");
+    if (last_status == 429) {
+        std::optional<std::chrono::milliseconds> wait;
+        if (pool != nullptr && !pool->empty()) {
+            for (const auto& k : pool->stats()) {
+                if (!k.quarantined && (!wait || k.cooling_for < *wait)) wait = k.cooling_for;
+            }
+        }
+        if (!wait && !last_retry_after.empty())
+            wait = msgbridge::parse_retry_after(last_retry_after, std::chrono::system_clock::now());
+        r.retry_after = ceil_seconds(wait.value_or(std::chrono::seconds(1)));
+    }
+    return r;
+}
+
+// ---- Claude Code's quota probe ----
+
+// Claude Code checks its quota with {"max_tokens":1,"messages":[{"role":"user","content":"quota"}]}
+// (content as a string or as one text block). Exactly that shape is answered
+// locally; anything else with max_tokens 1 goes upstream.
+bool is_quota_probe(std::string_view body) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc)) return false;
+    std::uint64_t max_tokens = 0;
+    if (doc["max_tokens"].get_uint64().get(max_tokens) || max_tokens != 1) return false;
+    simdjson::dom::element tools;
+    if (!doc["tools"].get(tools)) return false;
+    simdjson::dom::array messages;
+    if (doc["messages"].get_array().get(messages) || messages.size() != 1) return false;
+    simdjson::dom::element message = messages.at(0);
+    std::string_view role;
+    if (message["role"].get_string().get(role) || role != "user") return false;
+    simdjson::dom::element content;
+    if (message["content"].get(content)) return false;
+    std::string_view text;
+    if (content.is_string()) {
+        if (content.get_string().get(text)) return false;
+    } else {
+        simdjson::dom::array blocks;
+        if (content.get_array().get(blocks) || blocks.size() != 1) return false;
+        std::string_view type;
+        if (blocks.at(0)["type"].get_string().get(type) || type != "text") return false;
+        if (blocks.at(0)["text"].get_string().get(text)) return false;
+    }
+    return text == "quota";
+}
+
+// The OpenAI answer the upstream would have given, run through the real
+// converters so the local answer has exactly the shapes a real one has.
+std::string local_completion(const std::string& upstream_model, std::uint64_t input_tokens, bool stream) {
+    msgbridge::detail::json_writer w;
+    auto usage = [&] {
+        w.key("usage");
+        w.start_object();
+        w.key("prompt_tokens"); w.uint64(input_tokens);
+        w.key("completion_tokens"); w.uint64(1);
+        w.key("total_tokens"); w.uint64(input_tokens + 1);
+        w.end_object();
+    };
+    auto header = [&](std::string_view object) {
+        w.start_object();
+        w.key("id"); w.string("chatcmpl-local-quota");
+        w.key("object"); w.string(object);
+        w.key("created"); w.uint64(0);
+        w.key("model"); w.string(upstream_model);
+    };
+    if (!stream) {
+        header("chat.completion");
+        w.key("choices"); w.start_array(); w.start_object();
+        w.key("index"); w.uint64(0);
+        w.key("message"); w.start_object();
+        w.key("role"); w.string("assistant");
+        w.key("content"); w.string("ok");
+        w.end_object();
+        w.key("finish_reason"); w.string("length");
+        w.end_object(); w.end_array();
+        usage();
+        w.end_object();
+        return std::string(w.view());
+    }
+    std::string out;
+    header("chat.completion.chunk");
+    w.key("choices"); w.start_array(); w.start_object();
+    w.key("index"); w.uint64(0);
+    w.key("delta"); w.start_object();
+    w.key("role"); w.string("assistant");
+    w.key("content"); w.string("ok");
+    w.end_object();
+    w.key("finish_reason"); w.null();
+    w.end_object(); w.end_array();
+    w.end_object();
+    out += "data: "; out += w.view(); out += "\n\n";
+    w.reset();
+    header("chat.completion.chunk");
+    w.key("choices"); w.start_array(); w.start_object();
+    w.key("index"); w.uint64(0);
+    w.key("delta"); w.start_object(); w.end_object();
+    w.key("finish_reason"); w.string("length");
+    w.end_object(); w.end_array();
+    usage();
+    w.end_object();
+    out += "data: "; out += w.view(); out += "\n\ndata: [DONE]\n\n";
+    return out;
+}
+
+// A stream whose bytes are all known up front.
+class fixed_stream final : public body_stream {
+public:
+    explicit fixed_stream(std::string bytes) : bytes_(std::move(bytes)) {}
+    bool next(std::string& out) override {
+        out += bytes_;
+        bytes_.clear();
+        return false;
+    }
+    void cancel() override {}
+
+private:
+    std::string bytes_;
+};
+
+void add_sse_headers(http_response& res) {
+    res.content_type = "text/event-stream";
+    res.headers.emplace_back("Cache-Control", "no-cache");
+    // nginx and friends buffer responses unless told not to.
+    res.headers.emplace_back("X-Accel-Buffering", "no");
+}
+
+// Reads usage.{input,output}_tokens from an Anthropic message body, for the log.
+void read_usage(std::string_view anthropic_body, std::uint64_t& in, std::uint64_t& out) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(anthropic_body.data(), anthropic_body.size()).get(doc)) return;
+    if (doc["usage"]["input_tokens"].get_uint64().get(in)) in = 0;
+    if (doc["usage"]["output_tokens"].get_uint64().get(out)) out = 0;
+}
+
+std::string upstream_host_of(const std::string& url) {
+    auto start = url.find("://");
+    start = start == std::string::npos ? 0 : start + 3;
+    auto end = url.find('/', start);
+    return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i];
+    }
+    out += ']';
+    return out;
+}
+
+}  // namespace
+
+// ---- streaming: the upstream runs on a producer thread, the client's connection pulls ----
+
+// Shared by three threads: the handler (waits until the answer commits or
+// fails), the producer (runs the attempt loop and the stream converter), and
+// the client's connection (pulls converted bytes through next()). The
+// producer is needed because the connection thread must keep sending pings
+// while the upstream is silent, and a blocked upstream read cannot do that.
+class stream_session {
+public:
+    stream_session(service& svc, const http_request& request, msgbridge::converted_request converted)
+        : svc_(svc),
+          request_id_(request.id),
+          client_model_(converted.context.client_model),
+          upstream_model_(converted.upstream_model),
+          converter_(converted.context),
+          started_(steady::now()) {
+        upstream_.body = std::move(converted.body);
+        upstream_.stream = true;
+        upstream_.read_timeout = std::chrono::seconds(svc.cfg_.stream_idle_timeout_seconds);
+    }
+
+    ~stream_session() { join(); }
+
+    void start() { producer_ = std::thread([this] { produce(); }); }
+
+    // Handler thread: true once the answer committed (stream it), false when
+    // it failed before anything was sent (answer `error()`).
+    bool wait_for_commit() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return phase_ != phase::waiting; });
+        return phase_ == phase::streaming;
+    }
+    const loop_result& result() const { return result_; }
+
+    // Connection thread.
+    bool next(std::string& out) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        auto ping_every = std::chrono::seconds(svc_.cfg_.ping_interval_seconds);
+        while (pending_.empty() && !ended_) {
+            if (changed_.wait_for(lock, ping_every) == std::cv_status::timeout && pending_.empty() && !ended_) {
+                // Claude Code treats ~20 s without bytes as a stalled stream.
+                msgbridge::append_ping_event(out);
+                ++pings_;
+                return true;
+            }
+        }
+        out += pending_;
+        bytes_to_client_ += pending_.size();
+        pending_.clear();
+        return !ended_;
+    }
+
+    void cancel_by_client() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (ended_) return;
+            client_gone_ = true;
+        }
+        cancel_.cancel();
+    }
+
+    void abort(const msgbridge::error& err) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (ended_) return;
+            abort_error_ = err;
+        }
+        cancel_.cancel();
+    }
+
+    void join() {
+        if (producer_.joinable()) producer_.join();
+    }
+
+    void log_summary(int status) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::string line = request_id_ + " POST /v1/messages " + client_model_ + " -> " + upstream_model_ +
+                           " stream=true status=" + std::to_string(status) + " attempts=" + join_list(result_.attempts) +
+                           " tokens_in=" + std::to_string(input_tokens_) + " tokens_out=" + std::to_string(output_tokens_);
+        line += " ttfb_ms=" + (first_byte_ ? std::to_string(millis_between(started_, *first_byte_)) : std::string("-"));
+        line += " total_ms=" + std::to_string(millis_between(started_, finished_.value_or(steady::now())));
+        if (pings_) line += " pings=" + std::to_string(pings_);
+        if (client_gone_) line += " client=disconnected";
+        if (abort_error_) line += " ended=shutdown";
+        if (!end_note_.empty()) line += " end=" + end_note_;
+        svc_.log_.line(redact_secrets(std::move(line), svc_.secrets_));
+        if (svc_.cfg_.log_stream_text_preview_chars > 0 && !preview_.empty())
+            svc_.log_.line(request_id_ + " text: " +
+                           redact_secrets(preview_text(preview_, svc_.cfg_.log_stream_text_preview_chars), svc_.secrets_));
+    }
+
+private:
+    enum class phase { waiting, streaming, failed };
+
+    void produce() {
+        std::string batch;
+        loop_hooks hooks;
+        hooks.on_commit = [this] {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (client_gone_ || abort_error_) return false;
+            phase_ = phase::streaming;
+            changed_.notify_all();
+            return true;
+        };
+        hooks.on_body = [this, &batch](std::string_view bytes) {
+            batch.clear();
+            converter_.feed(bytes, batch);
+            return push(batch);
+        };
+        result_ = run_attempts(svc_.upstream_, svc_.keys_.get(), upstream_, cancel_, hooks,
+                               upstream_host_of(svc_.cfg_.upstream_url));
+        batch.clear();
+        if (result_.committed) {
+            std::optional<msgbridge::error> abort;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                abort = abort_error_;
+            }
+            const auto& last = result_.last;
+            if (last.what == upstream_outcome::kind::completed) {
+                converter_.finish(batch);
+            } else if (abort) {
+                converter_.fail(*abort, batch);
+            } else if (last.what == upstream_outcome::kind::timed_out) {
+                end_note_ = "idle-timeout";
+                converter_.fail(msgbridge::make_error(msgbridge::error_type::api_error,
+                                                      "the upstream sent nothing for " +
+                                                          std::to_string(svc_.cfg_.stream_idle_timeout_seconds) +
+                                                          " s (STREAM_IDLE_TIMEOUT_SECONDS)"),
+                                batch);
+            } else if (last.what != upstream_outcome::kind::cancelled) {
+                end_note_ = std::string(outcome_name(last.what));
+                converter_.fail(msgbridge::make_error(msgbridge::error_type::api_error,
+                                                      "the upstream connection broke: " + last.detail),
+                                batch);
+            }
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!batch.empty() && !client_gone_) {
+            if (!first_byte_) first_byte_ = steady::now();
+            collect_preview(batch);
+            pending_ += batch;
+        }
+        input_tokens_ = converter_.input_tokens();
+        output_tokens_ = converter_.output_tokens();
+        if (!result_.committed) phase_ = phase::failed;
+        ended_ = true;
+        finished_ = steady::now();
+        changed_.notify_all();
+    }
+
+    // Hands converted bytes to the connection thread; false once the client is gone.
+    bool push(const std::string& bytes) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (client_gone_ || abort_error_) return false;
+        if (!bytes.empty()) {
+            if (!first_byte_) first_byte_ = steady::now();
+            collect_preview(bytes);
+            pending_ += bytes;
+            changed_.notify_all();
+        }
+        return true;
+    }
+
+    // The text deltas of `events`, for the log preview; stops parsing once the preview is full.
+    void collect_preview(std::string_view events) {
+        std::size_t limit = svc_.cfg_.log_stream_text_preview_chars;
+        if (limit == 0 || preview_.size() >= limit) return;
+        std::size_t pos = 0;
+        while (preview_.size() < limit && (pos = events.find("data: ", pos)) != std::string_view::npos) {
+            pos += 6;
+            auto end = events.find('\n', pos);
+            std::string_view data = events.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+            if (data.find("\"text_delta\"") == std::string_view::npos) continue;
+            simdjson::dom::element event;
+            std::string_view text;
+            if (!preview_parser_.parse(data.data(), data.size()).get(event) &&
+                !event["delta"]["text"].get_string().get(text))
+                preview_.append(text);
+        }
+    }
+
+    service& svc_;
+    std::string request_id_;
+    std::string client_model_;
+    std::string upstream_model_;
+    upstream_request upstream_;
+    msgbridge::stream_converter converter_;  // producer thread only
+    simdjson::dom::parser preview_parser_;   // producer thread only
+    cancel_handle cancel_;
+    std::thread producer_;
+    loop_result result_;  // written by the producer before phase_/ended_ change
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    phase phase_ = phase::waiting;
+    std::string pending_;
+    bool ended_ = false;
+    bool client_gone_ = false;
+    std::optional<msgbridge::error> abort_error_;
+    std::string preview_;
+    std::string end_note_;
+    std::uint64_t input_tokens_ = 0;
+    std::uint64_t output_tokens_ = 0;
+    std::uint64_t bytes_to_client_ = 0;
+    unsigned pings_ = 0;
+    steady::time_point started_;
+    std::optional<steady::time_point> first_byte_;
+    std::optional<steady::time_point> finished_;
+};
+
+namespace {
+
+// What the connection pulls; ends the session when the response is destroyed.
+class session_stream final : public body_stream {
+public:
+    session_stream(service& svc, std::shared_ptr<stream_session> session, std::function<void(stream_session*)> done)
+        : svc_(svc), session_(std::move(session)), done_(std::move(done)) {}
+    ~session_stream() override {
+        // Whatever happened to the connection, the upstream must not outlive it.
+        session_->cancel_by_client();
+        session_->join();
+        session_->log_summary(200);
+        done_(session_.get());
+    }
+    bool next(std::string& out) override { return session_->next(out); }
+    void cancel() override { session_->cancel_by_client(); }
+
+private:
+    service& svc_;
+    std::shared_ptr<stream_session> session_;
+    std::function<void(stream_session*)> done_;
+};
+
+}  // namespace
+
+// ---- service ----
+
+std::string http_request::header(std::string_view name) const {
+    for (const auto& h : headers) {
+        if (iequals(h.first, name)) return h.second;
+    }
+    return {};
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    // Compare over the longer length so the time does not reveal a matching prefix.
+    std::size_t n = std::max(a.size(), b.size());
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+std::string make_request_id() {
+    static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                     static_cast<std::uint64_t>(steady::now().time_since_epoch().count())};
+    std::string id = "req_";
+    for (int i = 0; i < 24; ++i) id.push_back(alphabet[rng() % 62]);
+    return id;
+}
+
+service::service(const config& cfg, upstream_transport& upstream, logger log)
+    : cfg_(cfg), upstream_(upstream), log_(std::move(log)) {
+    msgbridge::key_pool_options options;
+    options.strategy = cfg_.key_rotation;
+    keys_ = std::make_unique<msgbridge::key_pool>(cfg_.keys, std::move(options));
+    secrets_ = cfg_.keys;
+    if (!cfg_.server_api_key.empty()) secrets_.push_back(cfg_.server_api_key);
+}
+
+service::~service() {
+    abort_streams();
+}
+
+void service::add_session(const std::shared_ptr<stream_session>& session) {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    sessions_.insert(session);
+}
+
+void service::remove_session(stream_session* session) {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (it->get() == session) {
+            sessions_.erase(it);
+            return;
+        }
+    }
+}
+
+void service::abort_streams() {
+    aborting_ = true;
+    std::vector<std::shared_ptr<stream_session>> running;
+    {
+        std::lock_guard<std::mutex> lock(sessions_mutex_);
+        running.assign(sessions_.begin(), sessions_.end());
+    }
+    auto err = msgbridge::make_error(msgbridge::error_type::overloaded_error,
+                                     "the proxy is shutting down; retry the request");
+    for (auto& session : running) session->abort(err);
+}
+
+std::size_t service::active_streams() const {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    return sessions_.size();
+}
+
+http_response service::error_response(const msgbridge::error& err) {
+    return json_response(err.http_status, msgbridge::to_json(err));
+}
+
+bool service::authorized(const http_request& request) const {
+    if (cfg_.server_api_key.empty()) return true;
+    bool ok = false;
+    std::string authorization = request.header("authorization");
+    if (authorization.size() > 7 && iequals(std::string_view(authorization).substr(0, 7), "bearer ")) {
+        std::string_view token = std::string_view(authorization).substr(7);
+        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+        ok |= constant_time_equal(token, cfg_.server_api_key);
+    }
+    std::string api_key = request.header("x-api-key");
+    if (!api_key.empty()) ok |= constant_time_equal(api_key, cfg_.server_api_key);
+    return ok;
+}
+
+http_response service::handle(const http_request& request) {
+    const std::string& path = request.path;
+    auto method_not_allowed = [&](std::string_view allowed) {
+        auto res = error_response(make_status_error(msgbridge::error_type::invalid_request_error, 405,
+                                                    "method " + request.method + " is not allowed on " + path +
+                                                        " (use " + std::string(allowed) + ")"));
+        res.headers.emplace_back("Allow", std::string(allowed));
+        return res;
+    };
+    auto unauthorized = [] {
+        return error_response(msgbridge::make_error(
+            msgbridge::error_type::authentication_error,
+            "invalid or missing API key: send Authorization: Bearer <SERVER_API_KEY> or x-api-key: <SERVER_API_KEY>"));
+    };
+
+    if (path == "/v1/messages") {
+        if (request.method != "POST") return method_not_allowed("POST");
+        if (!authorized(request)) return unauthorized();
+        return messages(request);
+    }
+    if (path == "/v1/messages/count_tokens") {
+        if (request.method != "POST") return method_not_allowed("POST");
+        if (!authorized(request)) return unauthorized();
+        return count_tokens(request);
+    }
+    if (path == "/v1/models" || path == "/v1/models/") {
+        if (request.method != "GET") return method_not_allowed("GET");
+        if (!authorized(request)) return unauthorized();
+        return models(request);
+    }
+    if (path.rfind("/v1/models/", 0) == 0) {
+        if (request.method != "GET") return method_not_allowed("GET");
+        if (!authorized(request)) return unauthorized();
+        return model(request, std::string_view(path).substr(11));
+    }
+    if (path == "/health") {
+        if (request.method != "GET") return method_not_allowed("GET");
+        return health(request);
+    }
+    if (path == "/") {
+        if (request.method != "GET") return method_not_allowed("GET");
+        return root();
+    }
+    return error_response(msgbridge::make_error(msgbridge::error_type::not_found_error,
+                                                "no route for " + request.method + " " + path +
+                                                    " (this proxy serves POST /v1/messages, POST "
+                                                    "/v1/messages/count_tokens, GET /v1/models)"));
+}
+
+http_response service::messages(const http_request& request) {
+    const auto started = steady::now();
+    if (cfg_.log_body_max_chars > 0)
+        log_.line(request.id + " body: " + body_for_log(request.body, cfg_.log_body_max_chars, secrets_));
+
+    auto converted = msgbridge::convert_request(request.body, cfg_.request);
+    if (!converted) {
+        const auto& err = converted.error();
+        log_.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) +
+                  " error=" + redact_secrets(err.message, secrets_));
+        return error_response(err);
+    }
+    msgbridge::converted_request conv = std::move(converted).value();
+    for (const auto& warning : conv.warnings) log_.line(request.id + " warning: " + warning);
+
+    if (cfg_.answer_quota_probe && conv.max_tokens == 1 && is_quota_probe(request.body)) {
+        std::string completion = local_completion(conv.upstream_model, conv.context.estimated_input_tokens, conv.stream);
+        http_response res;
+        res.headers.emplace_back("x-proxy-local-answer", "quota-probe");
+        if (conv.stream) {
+            msgbridge::stream_converter local(conv.context);
+            std::string events;
+            local.feed(completion, events);
+            local.finish(events);
+            add_sse_headers(res);
+            res.stream = std::make_unique<fixed_stream>(std::move(events));
+        } else {
+            auto body = msgbridge::convert_response(completion, conv.context);
+            if (!body) return error_response(body.error());
+            res.body = std::move(body).value();
+        }
+        log_.line(request.id + " POST /v1/messages " + conv.context.client_model + " quota probe answered locally");
+        return res;
+    }
+
+    if (aborting_) {
+        return error_response(msgbridge::make_error(msgbridge::error_type::overloaded_error,
+                                                    "the proxy is shutting down; retry the request"));
+    }
+
+    if (conv.stream) {
+        auto session = std::make_shared<stream_session>(*this, request, std::move(conv));
+        add_session(session);
+        session->start();
+        if (!session->wait_for_commit()) {
+            session->join();
+            const auto& r = session->result();
+            auto res = error_response(r.error);
+            if (r.retry_after) res.headers.emplace_back("retry-after", std::to_string(*r.retry_after));
+            session->log_summary(r.error.http_status);
+            remove_session(session.get());
+            return res;
+        }
+        http_response res;
+        add_sse_headers(res);
+        res.stream = std::make_unique<session_stream>(*this, session, [this](stream_session* s) { remove_session(s); });
+        return res;
+    }
+
+    // Non-streaming: the whole exchange on this thread, bounded by UPSTREAM_TIMEOUT_SECONDS.
+    upstream_request up;
+    up.body = std::move(conv.body);
+    up.stream = false;
+    up.read_timeout = std::chrono::seconds(cfg_.upstream_timeout_seconds);
+    up.total_timeout = std::chrono::seconds(cfg_.upstream_timeout_seconds);
+    std::string answer;
+    std::optional<steady::time_point> first_byte;
+    loop_hooks hooks;
+    hooks.on_commit = [] { return true; };
+    hooks.on_body = [&](std::string_view bytes) {
+        if (!first_byte) first_byte = steady::now();
+        answer.append(bytes);
+        return true;
+    };
+    cancel_handle cancel;
+    loop_result r = run_attempts(upstream_, keys_.get(), up, cancel, hooks, upstream_host_of(cfg_.upstream_url));
+
+    http_response res;
+    std::uint64_t tokens_in = 0, tokens_out = 0;
+    if (!r.committed) {
+        res = error_response(r.error);
+        if (r.retry_after) res.headers.emplace_back("retry-after", std::to_string(*r.retry_after));
+    } else if (r.last.what != upstream_outcome::kind::completed) {
+        bool timed_out = r.last.what == upstream_outcome::kind::timed_out;
+        res = error_response(make_status_error(
+            msgbridge::error_type::api_error, timed_out ? 504 : 502,
+            timed_out ? "upstream timed out after " + std::to_string(cfg_.upstream_timeout_seconds) +
+                            " s (UPSTREAM_TIMEOUT_SECONDS): " + r.last.detail
+                      : "upstream connection broke during the answer: " + r.last.detail));
+    } else {
+        auto body = msgbridge::convert_response(answer, conv.context);
+        if (!body) {
+            auto err = body.error();
+            err.http_status = 502;
+            err.type = msgbridge::error_type::api_error;
+            err.message = "the upstream's answer could not be converted: " + err.message;
+            res = error_response(err);
+        } else {
+            res.body = std::move(body).value();
+            read_usage(res.body, tokens_in, tokens_out);
+        }
+    }
+    const auto finished = steady::now();
+    std::string line = request.id + " POST /v1/messages " + conv.context.client_model + " -> " + conv.upstream_model +
+                       " stream=false status=" + std::to_string(res.status) + " attempts=" + join_list(r.attempts) +
+                       " tokens_in=" + std::to_string(tokens_in) + " tokens_out=" + std::to_string(tokens_out) +
+                       " ttfb_ms=" + (first_byte ? std::to_string(millis_between(started, *first_byte)) : "-") +
+                       " total_ms=" + std::to_string(millis_between(started, finished));
+    if (res.status >= 400) line += " error=" + res.body;
+    log_.line(redact_secrets(std::move(line), secrets_));
+    return res;
+}
+
+http_response service::count_tokens(const http_request& request) {
+    auto counted = msgbridge::count_tokens(request.body);
+    if (!counted) return error_response(counted.error());
+    return json_response(200, "{\"input_tokens\":" + std::to_string(counted.value()) + "}");
+}
+
+namespace {
+
+struct listed_model {
+    std::string id;
+    std::string display_name;
+};
+
+bool has_glob(std::string_view text) { return text.find_first_of("*?") != std::string_view::npos; }
+
+// Claude Code lists only ids beginning with "claude", so the mapped
+// `claude-*` aliases come first, each showing the upstream model it becomes;
+// then the upstream models themselves for other clients.
+std::vector<listed_model> model_list(const config& cfg) {
+    std::vector<listed_model> list;
+    auto add = [&](std::string id, std::string display) {
+        for (const auto& m : list) {
+            if (m.id == id) return;
+        }
+        list.push_back({std::move(id), std::move(display)});
+    };
+    for (const auto& alias : cfg.request.model_map) {
+        if (!has_glob(alias.pattern)) add(alias.pattern, alias.upstream_model);
+    }
+    for (const auto& alias : cfg.request.model_map) add(alias.upstream_model, alias.upstream_model);
+    if (!cfg.request.default_model.empty()) add(cfg.request.default_model, cfg.request.default_model);
+    for (const auto& profile : cfg.request.profiles) {
+        if (!has_glob(profile.match)) add(profile.match, profile.match);
+    }
+    return list;
+}
+
+void write_model(msgbridge::detail::json_writer& w, const listed_model& m) {
+    w.start_object();
+    w.key("type"); w.string("model");
+    w.key("id"); w.string(m.id);
+    w.key("display_name"); w.string(m.display_name);
+    // The proxy does not know when the upstream published a model; a fixed date keeps the shape valid.
+    w.key("created_at"); w.string("2025-01-01T00:00:00Z");
+    w.end_object();
+}
+
+std::string query_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+}  // namespace
+
+http_response service::models(const http_request& request) {
+    auto list = model_list(cfg_);
+    std::size_t limit = 20;  // Anthropic's default page size; Claude Code asks for 1000
+    std::string limit_text = query_param(request.query, "limit");
+    if (!limit_text.empty()) {
+        if (limit_text.find_first_not_of("0123456789") != std::string::npos || limit_text.size() > 6 ||
+            std::stoul(limit_text) < 1 || std::stoul(limit_text) > 1000)
+            return error_response(msgbridge::invalid_request("limit: must be a whole number from 1 to 1000"));
+        limit = std::stoul(limit_text);
+    }
+    std::string after = query_param(request.query, "after_id");
+    std::size_t begin = 0;
+    if (!after.empty()) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            if (list[i].id == after) begin = i + 1;
+        }
+    }
+    std::size_t end = std::min(list.size(), begin + limit);
+    msgbridge::detail::json_writer w;
+    w.start_object();
+    w.key("data");
+    w.start_array();
+    for (std::size_t i = begin; i < end; ++i) write_model(w, list[i]);
+    w.end_array();
+    w.key("has_more"); w.boolean(end < list.size());
+    w.key("first_id");
+    if (begin < end) w.string(list[begin].id); else w.null();
+    w.key("last_id");
+    if (begin < end) w.string(list[end - 1].id); else w.null();
+    w.end_object();
+    return json_response(200, std::string(w.view()));
+}
+
+http_response service::model(const http_request&, std::string_view id) {
+    for (const auto& m : model_list(cfg_)) {
+        if (m.id == id) {
+            msgbridge::detail::json_writer w;
+            write_model(w, m);
+            return json_response(200, std::string(w.view()));
+        }
+    }
+    return error_response(msgbridge::make_error(msgbridge::error_type::not_found_error,
+                                                "model: '" + std::string(id) + "' is not configured in model_map"));
+}
+
+http_response service::health(const http_request& request) {
+    std::string body = "{\"status\":\"ok\",\"version\":\"";
+    body += msgbridge::version_string;
+    body += "\",\"active_streams\":" + std::to_string(active_streams());
+    body += ",\"keys\":" + std::to_string(keys_->size());
+    // Per-key counters (redacted ids) only for callers who could use the proxy anyway.
+    if (!cfg_.server_api_key.empty() && authorized(request)) body += ",\"key_stats\":" + msgbridge::to_json(keys_->stats());
+    else if (cfg_.server_api_key.empty()) body += ",\"key_stats\":" + msgbridge::to_json(keys_->stats());
+    body += "}";
+    return json_response(200, std::move(body));
+}
+
+http_response service::root() {
+    msgbridge::detail::json_writer w;
+    w.start_object();
+    w.key("status"); w.string("ok");
+    w.key("name"); w.string("claude-nvidia-proxy");
+    w.key("version"); w.string(msgbridge::version_string);
+    w.key("message"); w.string("Anthropic Messages API proxy for OpenAI-compatible upstreams");
+    w.key("endpoints");
+    w.start_array();
+    for (const char* e : {"POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models", "GET /health"})
+        w.string(e);
+    w.end_array();
+    w.end_object();
+    return json_response(200, std::string(w.view()));
+}
+
+}  // namespace proxy

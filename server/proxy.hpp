@@ -1,0 +1,113 @@
+// The proxy's handlers: a plain request in, a full body or a pull-style
+// stream out. No HTTP library here; http_adapter.cpp does the wire.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <msgbridge/error.hpp>
+#include <msgbridge/keys.hpp>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "upstream.hpp"
+
+namespace proxy {
+
+/// An inbound request as the handlers see it.
+struct http_request {
+    std::string id;  ///< request-id, made by the adapter, echoed in the response header
+    std::string method;
+    std::string path;   ///< without the query string
+    std::string query;  ///< after '?', may be empty
+    header_list headers;
+    std::string body;
+    std::string remote_addr;
+
+    /// First value of header `name` (case-insensitive), empty if absent.
+    std::string header(std::string_view name) const;
+};
+
+/// A response body produced piece by piece (SSE).
+class body_stream {
+public:
+    virtual ~body_stream() = default;
+    /// Blocks until there is something to send and appends it to `out`.
+    /// Returns false once the stream has ended (`out` may still hold the last
+    /// bytes). When it returns true, `out` is never empty: during upstream
+    /// silence it holds a `ping` event.
+    virtual bool next(std::string& out) = 0;
+    /// The client has gone: abort the upstream request now.
+    virtual void cancel() = 0;
+};
+
+/// What a handler answers.
+struct http_response {
+    int status = 200;
+    std::string content_type = "application/json";
+    header_list headers;
+    std::string body;
+    std::unique_ptr<body_stream> stream;  ///< set: an SSE response, `body` unused
+};
+
+class stream_session;
+
+/// The routes of docs/server.md. Thread-safe: one object serves every connection.
+class service {
+public:
+    service(const config& cfg, upstream_transport& upstream, logger log = {});
+    ~service();
+    service(const service&) = delete;
+    service& operator=(const service&) = delete;
+
+    /// Routes and answers one request.
+    http_response handle(const http_request& request);
+
+    /// The Anthropic-shaped error response for `err`.
+    static http_response error_response(const msgbridge::error& err);
+
+    /// The grace period is over: every running stream ends with an `error` event.
+    void abort_streams();
+    std::size_t active_streams() const;
+
+    const config& settings() const { return cfg_; }
+    const logger& log() const { return log_; }
+
+private:
+    friend class stream_session;
+
+    http_response messages(const http_request& request);
+    http_response count_tokens(const http_request& request);
+    http_response models(const http_request& request);
+    http_response model(const http_request& request, std::string_view id);
+    http_response health(const http_request& request);
+    http_response root();
+    bool authorized(const http_request& request) const;
+
+    void add_session(const std::shared_ptr<stream_session>& session);
+    void remove_session(stream_session* session);
+
+    config cfg_;
+    upstream_transport& upstream_;
+    logger log_;
+    std::unique_ptr<msgbridge::key_pool> keys_;
+    std::vector<std::string> secrets_;  ///< redacted from every log line
+
+    mutable std::mutex sessions_mutex_;
+    std::set<std::shared_ptr<stream_session>> sessions_;
+    std::atomic<bool> aborting_{false};
+};
+
+/// True when `a` and `b` are equal, in time that depends only on their lengths.
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+/// A fresh `req_…` id.
+std::string make_request_id();
+
+}  // namespace proxy

@@ -1,0 +1,244 @@
+// The upstream side of the adapter: the only TU besides http_adapter.cpp that
+// includes httplib.h.
+// SPDX-License-Identifier: MIT
+#include "upstream.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include <httplib.h>
+
+namespace proxy {
+namespace {
+
+struct parsed_url {
+    std::string scheme_host_port;  // what httplib::Client's universal constructor takes
+    std::string path;
+    bool https = false;
+};
+
+parsed_url parse_url(const std::string& url) {
+    parsed_url out;
+    std::string rest;
+    if (url.rfind("https://", 0) == 0) { out.https = true; rest = url.substr(8); }
+    else if (url.rfind("http://", 0) == 0) rest = url.substr(7);
+    else throw std::runtime_error("upstream URL '" + url + "' must start with http:// or https://");
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (authority.empty()) throw std::runtime_error("upstream URL '" + url + "' has no host");
+    out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+    out.scheme_host_port = (out.https ? "https://" : "http://") + authority;
+    return out;
+}
+
+// Fires callbacks at deadlines on one thread: the whole-request timeout of
+// non-streaming calls (httplib 0.11.4 only knows per-read timeouts).
+class deadline_watch {
+public:
+    using clock = std::chrono::steady_clock;
+
+    deadline_watch() : thread_([this] { run(); }) {}
+    ~deadline_watch() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+
+    std::uint64_t add(clock::time_point when, std::function<void()> fire) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto id = ++next_id_;
+        entries_.emplace(std::make_pair(when, id), std::move(fire));
+        wake_.notify_all();
+        return id;
+    }
+
+    // After remove() returns, the callback is not running and never will.
+    void remove(std::uint64_t id) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+            if (it->first.second == id) { entries_.erase(it); return; }
+        }
+    }
+
+private:
+    void run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stop_) {
+            if (entries_.empty()) { wake_.wait(lock); continue; }
+            auto first = entries_.begin();
+            if (clock::now() < first->first.first) { wake_.wait_until(lock, first->first.first); continue; }
+            auto fire = std::move(first->second);
+            entries_.erase(first);
+            fire();  // under the lock, so remove() waits for it
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::map<std::pair<clock::time_point, std::uint64_t>, std::function<void()>> entries_;
+    std::uint64_t next_id_ = 0;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+class http_transport final : public upstream_transport {
+public:
+    explicit http_transport(const upstream_settings& settings) : settings_(settings), url_(parse_url(settings.url)) {}
+
+    upstream_outcome post(const upstream_request& request, const upstream_callbacks& callbacks,
+                          cancel_handle& cancel) override {
+        std::unique_ptr<httplib::Client> client = acquire();
+        client->set_read_timeout(request.read_timeout);
+
+        httplib::Request req;
+        req.method = "POST";
+        req.path = url_.path;
+        req.body = request.body;
+        req.set_header("Content-Type", "application/json");
+        if (!request.api_key.empty()) req.set_header("Authorization", "Bearer " + request.api_key);
+        if (request.stream) {
+            req.set_header("Accept", "text/event-stream");
+            // A compressed SSE stream would be held back by the compressor's buffering.
+            req.set_header("Accept-Encoding", "identity");
+        } else {
+            req.set_header("Accept", "application/json");
+        }
+
+        upstream_outcome outcome;
+        std::atomic<bool> deadline_passed{false};
+        auto last_activity = deadline_watch::clock::now();
+        req.response_handler = [&](const httplib::Response& res) {
+            last_activity = deadline_watch::clock::now();
+            outcome.got_headers = true;
+            outcome.status = res.status;
+            header_list headers;
+            for (const auto& h : res.headers) headers.emplace_back(h.first, h.second);
+            return callbacks.on_headers ? callbacks.on_headers(res.status, headers) : true;
+        };
+        req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+            last_activity = deadline_watch::clock::now();
+            return callbacks.on_data ? callbacks.on_data(std::string_view(data, size)) : true;
+        };
+
+        httplib::Client* raw = client.get();
+        if (!cancel.set_stopper([raw] { raw->stop(); })) {
+            cancel.set_stopper(nullptr);
+            release(std::move(client), false);
+            outcome.what = upstream_outcome::kind::cancelled;
+            outcome.detail = "cancelled before sending";
+            return outcome;
+        }
+        std::uint64_t deadline_id = 0;
+        if (request.total_timeout.count() > 0) {
+            deadline_id = deadlines_.add(deadline_watch::clock::now() + request.total_timeout, [&deadline_passed, raw] {
+                deadline_passed = true;
+                raw->stop();
+            });
+        }
+
+        httplib::Response res;
+        httplib::Error err = httplib::Error::Success;
+        bool ok = client->send(req, res, err);
+
+        if (deadline_id != 0) deadlines_.remove(deadline_id);
+        cancel.set_stopper(nullptr);
+
+        if (ok) {
+            outcome.what = upstream_outcome::kind::completed;
+            outcome.status = res.status;
+            outcome.got_headers = true;
+        } else if (deadline_passed) {
+            outcome.what = upstream_outcome::kind::timed_out;
+            outcome.detail = "no complete answer within " + std::to_string(request.total_timeout.count()) + " s";
+        } else if (cancel.cancelled() || err == httplib::Error::Canceled) {
+            outcome.what = upstream_outcome::kind::cancelled;
+            outcome.detail = "cancelled";
+        } else {
+            outcome.detail = httplib::to_string(err);
+            switch (err) {
+                case httplib::Error::Connection:
+                case httplib::Error::ConnectionTimeout:
+                case httplib::Error::BindIPAddress:
+                    outcome.what = upstream_outcome::kind::connect_failed;
+                    break;
+                case httplib::Error::SSLConnection:
+                case httplib::Error::SSLLoadingCerts:
+                case httplib::Error::SSLServerVerification:
+                    outcome.what = upstream_outcome::kind::tls_failed;
+                    if (err == httplib::Error::SSLServerVerification)
+                        outcome.detail = "certificate verification failed (not trusted by the system CA store"
+                                         " or UPSTREAM_CA_FILE, or issued for another host)";
+                    break;
+                case httplib::Error::Read:
+                    // httplib reports an expired read timeout as a read error.
+                    if (deadline_watch::clock::now() - last_activity >= request.read_timeout - std::chrono::milliseconds(500)) {
+                        outcome.what = upstream_outcome::kind::timed_out;
+                        outcome.detail = "nothing received for " + std::to_string(request.read_timeout.count()) + " s";
+                    } else {
+                        outcome.what = upstream_outcome::kind::io_failed;
+                        outcome.detail = "connection closed or reset while reading";
+                    }
+                    break;
+                default:
+                    outcome.what = upstream_outcome::kind::io_failed;
+            }
+        }
+        release(std::move(client), ok);
+        return outcome;
+    }
+
+private:
+    std::unique_ptr<httplib::Client> acquire() {
+        {
+            std::lock_guard<std::mutex> lock(pool_mutex_);
+            if (!idle_.empty()) {
+                auto client = std::move(idle_.back());
+                idle_.pop_back();
+                return client;
+            }
+        }
+        auto client = std::make_unique<httplib::Client>(url_.scheme_host_port);
+        client->set_keep_alive(true);
+        client->set_tcp_nodelay(true);
+        client->set_connection_timeout(settings_.connect_timeout);
+        client->set_write_timeout(std::chrono::seconds(60));
+        client->set_follow_location(false);
+        if (url_.https) {
+            client->enable_server_certificate_verification(true);
+            // Without a path httplib loads OpenSSL's default verify paths: the system store.
+            if (!settings_.ca_cert_file.empty()) client->set_ca_cert_path(settings_.ca_cert_file);
+        }
+        return client;
+    }
+
+    void release(std::unique_ptr<httplib::Client> client, bool reusable) {
+        if (reusable) {
+            std::lock_guard<std::mutex> lock(pool_mutex_);
+            if (idle_.size() < settings_.max_idle_connections) {
+                idle_.push_back(std::move(client));
+                return;
+            }
+        }
+        // Destroyed here, outside the lock: closing a TLS connection can take a moment.
+    }
+
+    upstream_settings settings_;
+    parsed_url url_;
+    std::mutex pool_mutex_;
+    std::vector<std::unique_ptr<httplib::Client>> idle_;
+    deadline_watch deadlines_;
+};
+
+}  // namespace
+
+std::unique_ptr<upstream_transport> make_http_transport(const upstream_settings& settings) {
+    return std::make_unique<http_transport>(settings);
+}
+
+}  // namespace proxy
