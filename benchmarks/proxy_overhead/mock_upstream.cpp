@@ -9,6 +9,7 @@
 // measure thread switches in the mock. Here each of --threads event loops
 // serves any number of connections.
 //
+// Every POST is answered as a chat completion, whatever its path.
 // Usage: bench_mock_upstream [--host 127.0.0.1] [--port 0] [--port-file F]
 //                            [--threads 2] [--chunks 50] [--interval-ms 0]
 // A request's "model" of the form "bench:chunks=N,interval_ms=X" overrides
@@ -378,8 +379,8 @@ private:
         std::string_view path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
         if (std::size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
 
-        const std::string_view suffix = "/chat/completions";
-        if (method == "POST" && path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix) {
+        // Any POST path: the proxy's UPSTREAM_URL decides the path, the mock does not care.
+        if (method == "POST") {
             if (!json_flag(body, "\"stream\"")) {
                 respond(c, c->close_after ? bytes().answer_close : bytes().answer);
                 return;
@@ -411,7 +412,7 @@ private:
             return;
         }
         static const std::string not_found_body =
-            "{\"error\":{\"message\":\"the mock upstream serves POST .../chat/completions only\","
+            "{\"error\":{\"message\":\"the mock upstream answers POST, GET /stats and GET /health only\","
             "\"type\":\"invalid_request_error\"}}";
         respond(c, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: " +
                        std::to_string(not_found_body.size()) + "\r\n\r\n" + not_found_body);

@@ -53,6 +53,7 @@ struct options {
 
 struct stats {
     long long streams = 0;        // completed in the window
+    long long all_streams = 0;    // completed at any time (warm-up included), for CPU per stream
     long long bad_streams = 0;    // completed with a marker count other than --expect
     long long errors = 0;         // connect/read failures, non-200, stalls
     long long marker_events = 0;  // in the window
@@ -136,10 +137,10 @@ private:
         }
         close_all();
         double window = opts_.duration_s;
-        std::printf("mode=load concurrency=%d window_s=%.3f streams=%lld errors=%lld bad_streams=%lld "
+        std::printf("mode=load concurrency=%d window_s=%.3f streams=%lld all_streams=%lld errors=%lld bad_streams=%lld "
                     "streams_per_s=%.1f chunks_per_s=%.1f events_per_s=%.1f ttfb_p50_us=%lld ttfb_p99_us=%lld "
                     "head_p50_us=%lld head_p99_us=%lld stream_p50_us=%lld stream_p99_us=%lld\n",
-                    opts_.concurrency, window, s_.streams, s_.errors, s_.bad_streams, double(s_.streams) / window,
+                    opts_.concurrency, window, s_.streams, s_.all_streams, s_.errors, s_.bad_streams, double(s_.streams) / window,
                     double(s_.marker_events) / window, double(s_.events) / window,
                     (long long)percentile(s_.ttfb_us, 0.5), (long long)percentile(s_.ttfb_us, 0.99),
                     (long long)percentile(s_.head_us, 0.5), (long long)percentile(s_.head_us, 0.99),
@@ -166,6 +167,9 @@ private:
         long long open_streams = first_events();
         long long rss_ready = -1, threads_ready = -1, rss_end = -1, threads_end = -1;
         if (opts_.watch_pid) read_status(opts_.watch_pid, rss_ready, threads_ready);
+        // For a driver that wants to look at other processes while the streams are held.
+        std::fprintf(stderr, "ready opened=%lld\n", open_streams);
+        std::fflush(stderr);
         const std::int64_t hold_end = bench::now_us() + std::int64_t(opts_.hold_s * 1e6);
         window_end_ = hold_end;
         long long ended_early = s_.streams;
@@ -472,6 +476,7 @@ private:
             error(c, "HTTP status " + std::to_string(c.status) + ": " + c.pending.substr(0, 300));
             return;
         }
+        ++s_.all_streams;
         if (c.t_sent >= window_start_ && now < window_end_) {
             ++s_.streams;
             if (opts_.expect >= 0 && c.markers != opts_.expect) {
