@@ -46,10 +46,10 @@ int main() {
     options.clock = [&now] { return now; };
     msgbridge::key_pool pool(collected.keys, options);
 
-    // One client request: try keys until one answers, at most five attempts.
+    // One client request: try keys until one answers, at most five attempts (as in Go).
     msgbridge::key_set tried;
     int status = 0;
-    for (int attempt = 0; attempt < 5 && status != 200; ++attempt) {
+    for (int attempt = 0; attempt < msgbridge::default_max_attempts && status != 200; ++attempt) {
         msgbridge::acquire_result got = pool.acquire(tried);
         if (got.status != msgbridge::acquire_status::leased) break;
         tried.insert(got.lease.index());

@@ -257,3 +257,22 @@ TEST_CASE("keys: the pool drops blank and duplicate keys itself", "[keys]") {
     CHECK(pool.redacted_id(1) == msgbridge::redact_key(keys_test::test_key(1)));
     CHECK(pool.redacted_id(3).empty());
 }
+
+TEST_CASE("keys: absurd option durations are clamped instead of overflowing the clock", "[keys]") {
+    fake_clock clock;
+    auto options = fake_time_options(clock, rotation::round_robin);
+    options.auth_quarantine = std::chrono::milliseconds::max();
+    options.backoff_base = std::chrono::milliseconds::max();
+    options.backoff_cap = std::chrono::milliseconds::max();
+    options.retry_after_cap = -5s;
+    key_pool pool(test_keys(3), options);
+    constexpr auto year = std::chrono::milliseconds(std::chrono::hours(24 * 366));
+    CHECK(report_on(pool, 0, key_outcome::auth_failed).cooldown == year);
+    CHECK(report_on(pool, 1, key_outcome::rate_limited).cooldown == year);
+    CHECK(report_on(pool, 2, key_outcome::rate_limited, "30").cooldown == 0ms);
+    key_set tried;
+    tried.insert(2);
+    const auto none = pool.acquire(tried);
+    CHECK(none.status == acquire_status::cooling);
+    CHECK(none.wait == year);
+}

@@ -50,7 +50,7 @@ void work(key_pool& pool, keys_test::fake_clock& clock, int seed, tally& out) {
             if (index >= key_count || tried.contains(index) || got.lease.key().empty()) ++out.bad_picks;
             tried.insert(index);
 
-            const std::uint64_t roll = msgbridge::detail::splitmix64(random_state) % 100;
+            const std::uint64_t roll = msgbridge::detail::key_policy::splitmix64(random_state) % 100;
             bool retry = false;
             if (roll < 55) {
                 got.lease.report(key_outcome::success);

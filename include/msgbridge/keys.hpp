@@ -69,7 +69,11 @@ struct collected_keys {
 [[nodiscard]] inline std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now) noexcept;
 
-/// Configuration of a `key_pool`; every field has a usable default.
+/// The Go original retries a 429 with the next key, up to this many attempts per request.
+inline constexpr int default_max_attempts = 5;
+
+/// Configuration of a `key_pool`; every field has a usable default. Durations
+/// are clamped to [0, 366 days].
 struct key_pool_options {
     rotation strategy = rotation::round_robin;
     /// How long a key that got 401/403 stays out of service.
@@ -265,7 +269,7 @@ private:
 // ---------------------------------------------------------------------------
 // Implementation.
 
-namespace detail {
+namespace detail::key_policy {
 
 constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -309,10 +313,10 @@ constexpr std::chrono::milliseconds ceil_ms(std::chrono::steady_clock::duration 
     return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
-}  // namespace detail
+}  // namespace detail::key_policy
 
 inline result<rotation> parse_rotation(std::string_view name, std::string_view field) {
-    const std::string_view value = detail::trim(name);
+    const std::string_view value = detail::key_policy::trim(name);
     if (value.empty() || value == "round_robin") return rotation::round_robin;
     if (value == "random") return rotation::random;
     if (value == "least_used") return rotation::least_used;
@@ -372,29 +376,29 @@ constexpr std::string_view to_string(key_source source) noexcept {
 
 inline collected_keys collect_keys(const key_sources& sources) {
     collected_keys out;
-    out.keys = detail::split_keys(sources.provider_api_keys);
+    out.keys = detail::key_policy::split_keys(sources.provider_api_keys);
     if (!out.keys.empty()) {
         out.source = key_source::provider_api_keys;
         return out;
     }
-    detail::add_key(out.keys, sources.provider_api_key);
+    detail::key_policy::add_key(out.keys, sources.provider_api_key);
     if (!out.keys.empty()) {
         out.source = key_source::provider_api_key;
         return out;
     }
-    for (const std::string& key : sources.nvidia_keys) detail::add_key(out.keys, key);
+    for (const std::string& key : sources.nvidia_keys) detail::key_policy::add_key(out.keys, key);
     if (!out.keys.empty()) {
         out.source = key_source::nvidia_keys;
         return out;
     }
-    detail::add_key(out.keys, sources.nvidia_key);
+    detail::key_policy::add_key(out.keys, sources.nvidia_key);
     if (!out.keys.empty()) out.source = key_source::nvidia_key;
     return out;
 }
 
 inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                                   std::chrono::system_clock::time_point now) noexcept {
-    const std::string_view text = detail::trim(value);
+    const std::string_view text = detail::key_policy::trim(value);
     if (text.empty()) return std::nullopt;
     if (text.front() >= '0' && text.front() <= '9') {
         // Saturate rather than overflow: the pool caps the delay anyway.
@@ -420,7 +424,7 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_vi
         if (i != text.size()) return std::nullopt;
         return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + millis));
     }
-    const auto date = detail::parse_http_date(text, now);
+    const auto date = detail::key_policy::parse_http_date(text, now);
     if (!date) return std::nullopt;
     if (*date <= now) return std::chrono::milliseconds(0);
     return std::chrono::ceil<std::chrono::milliseconds>(*date - now);
@@ -498,7 +502,7 @@ inline void key_lease::release() noexcept {
 // ---- key_pool ----
 
 inline key_pool::key_pool(std::vector<std::string> keys, key_pool_options options) : options_(std::move(options)) {
-    for (const std::string& key : keys) detail::add_key(keys_, key);
+    for (const std::string& key : keys) detail::key_policy::add_key(keys_, key);
     redacted_.reserve(keys_.size());
     for (const std::string& key : keys_) redacted_.push_back(redact_key(key));
     slots_.resize(keys_.size());
@@ -509,7 +513,10 @@ inline key_pool::key_pool(std::vector<std::string> keys, key_pool_options option
         random_state_ = static_cast<std::uint64_t>(now().time_since_epoch().count()) ^
                         static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this));
     }
-    const auto clamp = [](std::chrono::milliseconds& d) { d = std::max(d, std::chrono::milliseconds(0)); };
+    // Bounded so that now + duration can never overflow a time_point.
+    const auto clamp = [](std::chrono::milliseconds& d) {
+        d = std::clamp(d, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24 * 366)));
+    };
     clamp(options_.auth_quarantine);
     clamp(options_.backoff_base);
     clamp(options_.backoff_cap);
@@ -539,7 +546,7 @@ inline key_pool::time_point key_pool::usable_at(const slot& s, time_point now) c
     return at;
 }
 
-inline std::uint64_t key_pool::next_random() noexcept { return detail::splitmix64(random_state_); }
+inline std::uint64_t key_pool::next_random() noexcept { return detail::key_policy::splitmix64(random_state_); }
 
 inline std::optional<std::size_t> key_pool::pick(const key_set& tried, time_point now) {
     const std::size_t n = slots_.size();
@@ -615,7 +622,7 @@ inline acquire_result key_pool::acquire(const key_set& tried) {
     } else {
         out.status = all_quarantined ? acquire_status::quarantined : acquire_status::cooling;
     }
-    out.wait = detail::ceil_ms(*first_free - t);
+    out.wait = detail::key_policy::ceil_ms(*first_free - t);
     return out;
 }
 
@@ -634,7 +641,7 @@ inline report_result key_pool::report(std::size_t index, key_outcome outcome, st
     std::optional<std::chrono::milliseconds> asked;
     std::optional<std::chrono::system_clock::time_point> wall;
     if (outcome != key_outcome::success) wall = wall_now();
-    if (outcome == key_outcome::rate_limited && !detail::trim(retry_after).empty()) {
+    if (outcome == key_outcome::rate_limited && !detail::key_policy::trim(retry_after).empty()) {
         asked = parse_retry_after(retry_after, *wall);
     }
 
@@ -698,7 +705,7 @@ inline std::vector<key_stats> key_pool::stats() const {
         const time_point at = usable_at(s, t);
         if (at > t) {
             k.cooling_until = at;
-            k.cooling_for = detail::ceil_ms(at - t);
+            k.cooling_for = detail::key_policy::ceil_ms(at - t);
         }
         out.push_back(std::move(k));
     }
@@ -724,7 +731,7 @@ inline std::string to_json(const std::vector<key_stats>& stats) {
         out += ",\"last_error_at\":";
         if (k.last_error_at) {
             out.push_back('"');
-            detail::append_rfc3339(*k.last_error_at, out);
+            detail::key_policy::append_rfc3339(*k.last_error_at, out);
             out.push_back('"');
         } else {
             out += "null";

@@ -10,7 +10,7 @@
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
-namespace detail {
+namespace detail::key_policy {
 
 // Proleptic Gregorian calendar <-> days since 1970-01-01 (Howard Hinnant's
 // well-known algorithms, re-derived here). Needed because C++17 has no
@@ -216,5 +216,5 @@ inline void append_rfc3339(std::chrono::system_clock::time_point when, std::stri
     out.push_back('Z');
 }
 
-}  // namespace detail
+}  // namespace detail::key_policy
 MSGBRIDGE_END_NAMESPACE
