@@ -16,6 +16,7 @@
 // --chunks/--interval-ms for that request. GET /stats answers counters as JSON.
 // SPDX-License-Identifier: MIT
 
+#include "canned.hpp"
 #include "net.hpp"
 
 #include <atomic>
@@ -78,12 +79,7 @@ struct canned {
     std::string stream_tail;         // finish chunk, usage chunk, [DONE], last chunk
 
     canned() {
-        const std::string body =
-            "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1700000000,"
-            "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-            "\"content\":\"Hello! This canned answer comes from the benchmark's mock upstream; it is about "
-            "as long as a short reply from a chat model, two sentences.\"},\"finish_reason\":\"stop\"}],"
-            "\"usage\":{\"prompt_tokens\":42,\"completion_tokens\":30,\"total_tokens\":72}}";
+        const std::string body = bench::canned_answer_body;
         auto head = [&](bool close) {
             return std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ") +
                    std::to_string(body.size()) + (close ? "\r\nConnection: close" : "") + "\r\n\r\n";
