@@ -41,6 +41,9 @@ struct model_profile {
     bool late_system_as_user = false;    ///< a `system` turn after the first becomes a user message
     bool think_tags_in_content = false;  ///< response: leading `<think>…</think>` text is reasoning
     std::string extra_body;              ///< JSON object whose members are merged into the request
+    std::string thinking_kwarg = "thinking";  ///< the `chat_template_kwargs` key that switches thinking
+    bool tool_choice_required = true;    ///< accepts `"required"` and a named function; false: "auto" + warning
+    bool file_parts = true;              ///< PDFs as OpenAI `file` parts; false: a text placeholder
 };
 
 /// A client model name (glob allowed, e.g. `claude-*haiku*`) and the upstream model it becomes.
@@ -69,14 +72,107 @@ struct request_options {
 
 /// Profiles shipped for the NVIDIA models named in the README plus a
 /// conservative `*` fallback, in match order.
-[[nodiscard]] std::vector<model_profile> default_profiles();
+[[nodiscard]] inline std::vector<model_profile> default_profiles();
 
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one byte).
-[[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+[[nodiscard]] inline bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
 /// The first profile in `profiles` whose `match` fits `upstream_model`;
 /// a conservative default when none does.
-[[nodiscard]] const model_profile& find_profile(const std::vector<model_profile>& profiles,
-                                                std::string_view upstream_model);
+[[nodiscard]] inline const model_profile& find_profile(const std::vector<model_profile>& profiles,
+                                                       std::string_view upstream_model);
+
+// ---- implementation ----
+
+inline bool glob_match(std::string_view pattern, std::string_view text) noexcept {
+    // Iterative matching with one backtrack point: linear for the patterns
+    // people write (`claude-*haiku*`), never exponential on hostile ones.
+    std::size_t p = 0, t = 0;
+    std::size_t star = std::string_view::npos, resume = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+            ++p;
+            ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            resume = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+namespace detail {
+// What we assume of a model nobody has described: no vision, no top_k (OpenAI
+// proper rejects it), an output cap that every hosted model we know accepts.
+inline model_profile conservative_profile() {
+    model_profile profile;
+    profile.match = "*";
+    profile.max_output_tokens = 32768;
+    profile.vision = false;
+    profile.top_k = false;
+    profile.file_parts = false;
+    return profile;
+}
+}  // namespace detail
+
+inline std::vector<model_profile> default_profiles() {
+    // Reasons and sources for every value: docs/models.md.
+    std::vector<model_profile> profiles;
+
+    model_profile kimi;
+    kimi.match = "moonshotai/kimi-k2*";
+    kimi.max_output_tokens = 32768;
+    kimi.context_window = 262144;
+    kimi.vision = true;
+    kimi.replay = reasoning_replay::reasoning_content;
+    kimi.reasoning = reasoning_control::chat_template_kwargs;
+    kimi.thinking_kwarg = "thinking";
+    kimi.file_parts = false;
+    profiles.push_back(kimi);
+
+    model_profile glm;
+    glm.match = "z-ai/glm*";
+    glm.max_output_tokens = 131072;
+    glm.context_window = 202752;
+    glm.vision = false;
+    glm.replay = reasoning_replay::reasoning_content;
+    glm.reasoning = reasoning_control::chat_template_kwargs;
+    glm.thinking_kwarg = "enable_thinking";
+    glm.file_parts = false;
+    // Preserved thinking: GLM drops replayed reasoning unless told to keep it.
+    glm.extra_body = R"({"chat_template_kwargs":{"clear_thinking":false}})";
+    profiles.push_back(glm);
+
+    model_profile minimax;
+    minimax.match = "minimaxai/minimax-m2*";
+    minimax.max_output_tokens = 65536;
+    minimax.context_window = 204800;
+    minimax.vision = false;
+    minimax.replay = reasoning_replay::think_tags;
+    minimax.reasoning = reasoning_control::none;
+    minimax.think_tags_in_content = true;
+    minimax.tool_choice_required = false;
+    minimax.file_parts = false;
+    profiles.push_back(minimax);
+
+    profiles.push_back(detail::conservative_profile());
+    return profiles;
+}
+
+inline const model_profile& find_profile(const std::vector<model_profile>& profiles,
+                                         std::string_view upstream_model) {
+    for (const auto& profile : profiles) {
+        if (glob_match(profile.match, upstream_model)) return profile;
+    }
+    // A function-local constant, not namespace-scope state: built once, never changed.
+    static const model_profile fallback = detail::conservative_profile();
+    return fallback;
+}
 
 MSGBRIDGE_END_NAMESPACE

@@ -76,6 +76,17 @@ public:
         buffer_.Put('"');
     }
     void string_piece(std::string_view text);
+    /// Appends bytes that are already escaped (the inside of a JSON string
+    /// token from the input) to an open string.
+    void raw_piece(std::string_view escaped) { append_bytes(escaped); }
+    /// Lets `fill(char* out) -> std::size_t` write at most `max_bytes` into
+    /// the buffer directly (e.g. JSON text escaped into an open string).
+    template <class Fill>
+    void raw_piece_fill(std::size_t max_bytes, Fill&& fill) {
+        char* out = buffer_.Push(max_bytes);
+        const std::size_t used = fill(out);
+        buffer_.Pop(max_bytes - used);
+    }
     void end_string() { buffer_.Put('"'); }
 
     [[nodiscard]] std::string_view view() const noexcept {

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#  include <emmintrin.h>
+#  define MSGBRIDGE_REQUEST_SSE2 1
+#endif
+
+#include "msgbridge/version.hpp"
+
+MSGBRIDGE_BEGIN_NAMESPACE
+namespace detail {
+
+// Byte-level helpers of the request converter. They work on JSON text taken
+// from the (padded) input, so they may read up to 16 bytes past a span's end;
+// simdjson guarantees SIMDJSON_PADDING (64) readable bytes after the document.
+
+/// The inside of a JSON string token as simdjson's raw_json_token() gives it
+/// (`"…"` followed by whitespace up to the next token): without quotes.
+inline std::string_view string_token_content(std::string_view token) noexcept {
+    std::size_t end = token.size();
+    while (end > 1 && token[end - 1] != '"') --end;
+    if (end < 2) return {};
+    return token.substr(1, end - 2);
+}
+
+inline bool is_hex_digit(char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// Whether every backslash escape in the inside of a string token is one JSON
+/// allows. simdjson's stage 1 checks quotes, control characters and UTF-8 but
+/// not escapes, and we copy these bytes upstream without decoding them.
+inline bool escapes_valid(std::string_view content) noexcept {
+    const char* p = content.data();
+    const char* const end = p + content.size();
+    while (p < end) {
+        const void* hit = std::memchr(p, '\\', static_cast<std::size_t>(end - p));
+        if (hit == nullptr) return true;
+        p = static_cast<const char*>(hit) + 1;
+        if (p >= end) return false;
+        switch (*p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                ++p;
+                break;
+            case 'u':
+                if (end - p < 5 || !is_hex_digit(p[1]) || !is_hex_digit(p[2]) || !is_hex_digit(p[3]) ||
+                    !is_hex_digit(p[4]))
+                    return false;
+                p += 5;
+                break;
+            default:
+                return false;
+        }
+    }
+    return true;
+}
+
+/// Writes `json` (valid JSON text) minified and escaped as the inside of a
+/// JSON string: what OpenAI's `function.arguments` wants from Anthropic's
+/// `input` object. Needs room for 2 * json.size() + 16 bytes at `out`;
+/// returns the bytes written.
+inline std::size_t minify_into_string(std::string_view json, char* out) noexcept {
+    const char* p = json.data();
+    const char* const end = p + json.size();
+    char* o = out;
+    while (p < end) {
+        const char c = *p++;
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c != '"') {
+            *o++ = c;
+            continue;
+        }
+        *o++ = '\\';
+        *o++ = '"';
+        // Inside a string: only quotes and backslashes change.
+        for (;;) {
+#ifdef MSGBRIDGE_REQUEST_SSE2
+            while (end - p >= 16) {
+                const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+                const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')),
+                                                                _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(o), chunk);
+                if (mask == 0) {
+                    p += 16;
+                    o += 16;
+                    continue;
+                }
+                const int skip = __builtin_ctz(static_cast<unsigned>(mask));
+                p += skip;
+                o += skip;
+                break;
+            }
+#endif
+            while (p < end && *p != '"' && *p != '\\') *o++ = *p++;
+            if (p >= end) return static_cast<std::size_t>(o - out);
+            if (*p == '"') {
+                ++p;
+                *o++ = '\\';
+                *o++ = '"';
+                break;
+            }
+            // An escape inside the input string: `\x` becomes `\\x`, and an
+            // escaped quote `\"` becomes `\\\"`.
+            ++p;
+            *o++ = '\\';
+            *o++ = '\\';
+            if (p >= end) return static_cast<std::size_t>(o - out);
+            const char escaped = *p++;
+            if (escaped == '"' || escaped == '\\') *o++ = '\\';
+            *o++ = escaped;
+        }
+    }
+    return static_cast<std::size_t>(o - out);
+}
+
+/// Decodes the inside of a JSON string token whose escapes were checked by
+/// escapes_valid(). Used only off the hot path (names that must be shortened).
+inline std::string unescape_json_string(std::string_view content) {
+    std::string out;
+    out.reserve(content.size());
+    auto hex4 = [](const char* p) {
+        unsigned value = 0;
+        for (int i = 0; i < 4; ++i) {
+            const char c = p[i];
+            value <<= 4;
+            value |= static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        return value;
+    };
+    auto put_utf8 = [&out](unsigned cp) {
+        if (cp < 0x80) {
+            out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+            out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+    };
+    for (std::size_t i = 0; i < content.size(); ++i) {
+        const char c = content[i];
+        if (c != '\\' || i + 1 >= content.size()) {
+            out.push_back(c);
+            continue;
+        }
+        const char e = content[++i];
+        switch (e) {
+            case 'b': out.push_back('\b'); break;
+            case 'f': out.push_back('\f'); break;
+            case 'n': out.push_back('\n'); break;
+            case 'r': out.push_back('\r'); break;
+            case 't': out.push_back('\t'); break;
+            case 'u': {
+                if (i + 4 >= content.size()) return out;
+                unsigned cp = hex4(content.data() + i + 1);
+                i += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < content.size() + 0 && content[i + 1] == '\\' &&
+                    content[i + 2] == 'u') {
+                    const unsigned low = hex4(content.data() + i + 3);
+                    if (low >= 0xDC00 && low < 0xE000) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                        i += 6;
+                    }
+                }
+                put_utf8(cp);
+                break;
+            }
+            default: out.push_back(e);
+        }
+    }
+    return out;
+}
+
+/// FNV-1a, 64 bits: stable across platforms and releases, which tool-name
+/// shortening needs (the same long name must give the same short name on
+/// every turn and in every process).
+inline std::uint64_t fnv1a64(std::string_view text) noexcept {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    for (char c : text) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+inline bool is_openai_name_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/// OpenAI caps function names at 64 bytes of [a-zA-Z0-9_-].
+inline constexpr std::size_t openai_name_limit = 64;
+
+inline bool valid_openai_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > openai_name_limit) return false;
+    for (char c : name) {
+        if (!is_openai_name_char(c)) return false;
+    }
+    return true;
+}
+
+/// A valid OpenAI function name for `name`: the first 51 usable bytes (others
+/// replaced by `_`), `_`, and 12 hex digits of the name's hash. Deterministic,
+/// so tool definitions, tool_choice and history agree without a shared table.
+inline std::string shorten_tool_name(std::string_view name) {
+    static constexpr char hex[] = "0123456789abcdef";
+    constexpr std::size_t hash_digits = 12;
+    constexpr std::size_t prefix_limit = openai_name_limit - hash_digits - 1;
+    std::string out;
+    out.reserve(openai_name_limit);
+    for (std::size_t i = 0; i < name.size() && out.size() < prefix_limit; ++i) {
+        out.push_back(is_openai_name_char(name[i]) ? name[i] : '_');
+    }
+    out.push_back('_');
+    std::uint64_t hash = fnv1a64(name);
+    for (std::size_t i = 0; i < hash_digits; ++i) {
+        out.push_back(hex[(hash >> (60 - 4 * i)) & 0xF]);
+    }
+    return out;
+}
+
+/// Anthropic names its server tools `<name>_<yyyymmdd>` in `type`; client
+/// tools have no `type` or `"custom"`.
+inline bool is_server_tool_type(std::string_view type) noexcept {
+    return !type.empty() && type != "custom";
+}
+
+}  // namespace detail
+MSGBRIDGE_END_NAMESPACE
