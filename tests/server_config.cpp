@@ -1,0 +1,238 @@
+// config.json + environment, as the Go original read them, plus our additions.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "config.hpp"
+
+namespace {
+
+proxy::env_lookup env_of(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+struct temp_file {
+    std::string path;
+    explicit temp_file(const std::string& text) {
+        char name[] = "/tmp/server_config_XXXXXX";
+        int fd = mkstemp(name);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = name;
+        std::ofstream(path) << text;
+    }
+    ~temp_file() { std::remove(path.c_str()); }
+};
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const proxy::config_error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("config: defaults are the Go original's", "[server][config]") {
+    // A missing default config.json is fine: the environment may supply everything.
+    auto cfg = proxy::load_config(env_of({{"CONFIG_PATH", ""}}), "");
+    CHECK(cfg.upstream_url == "https://integrate.api.nvidia.com/v1/chat/completions");
+    CHECK(cfg.addr == ":3001");
+    CHECK(cfg.listen_host == "0.0.0.0");
+    CHECK(cfg.listen_port == 3001);
+    CHECK(cfg.upstream_timeout_seconds == 300);
+    CHECK(cfg.log_body_max_chars == 4096);
+    CHECK(cfg.log_stream_text_preview_chars == 256);
+    CHECK(cfg.key_rotation == msgbridge::rotation::round_robin);
+    CHECK(cfg.keys.empty());
+    CHECK(cfg.server_api_key.empty());
+    CHECK(cfg.max_body_bytes == 32u * 1024 * 1024);
+    CHECK(cfg.max_connections >= 1024);
+    CHECK(cfg.answer_quota_probe);
+}
+
+TEST_CASE("config: config.json is read with the original's field names", "[server][config]") {
+    temp_file file(R"({
+        "nvidia_url": "http://127.0.0.1:9/v1/chat/completions",
+        "nvidia_keys": ["nvapi-aaaaaaaaaaaaaaaa1111", " nvapi-bbbbbbbbbbbbbbbb2222 ", ""],
+        "key_rotation": "least_used"
+    })");
+    auto cfg = proxy::load_config(env_of({{"CONFIG_PATH", file.path}}));
+    CHECK(cfg.upstream_url == "http://127.0.0.1:9/v1/chat/completions");
+    REQUIRE(cfg.keys.size() == 2);
+    CHECK(cfg.keys[0] == "nvapi-aaaaaaaaaaaaaaaa1111");
+    CHECK(cfg.keys[1] == "nvapi-bbbbbbbbbbbbbbbb2222");
+    CHECK(cfg.keys_from == msgbridge::key_source::nvidia_keys);
+    CHECK(cfg.key_rotation == msgbridge::rotation::least_used);
+    CHECK(cfg.config_path_used == file.path);
+
+    SECTION("the deprecated nvidia_key still works, with a note") {
+        temp_file single(R"({"nvidia_key": "nvapi-cccccccccccccccc3333"})");
+        auto c = proxy::load_config(env_of({}), single.path);
+        REQUIRE(c.keys.size() == 1);
+        CHECK(c.keys[0] == "nvapi-cccccccccccccccc3333");
+        bool noted = false;
+        for (const auto& n : c.notes) noted |= n.find("nvidia_key is deprecated") != std::string::npos;
+        CHECK(noted);
+    }
+}
+
+TEST_CASE("config: environment variables override the file", "[server][config]") {
+    temp_file file(R"({"nvidia_url": "http://a.example/v1/chat/completions", "nvidia_keys": ["nvapi-fromfile-000000000"]})");
+    auto cfg = proxy::load_config(env_of({{"CONFIG_PATH", file.path},
+                                          {"UPSTREAM_URL", "http://127.0.0.1:8000/v1/chat/completions"},
+                                          {"PROVIDER_API_KEYS", "nvapi-env1-0000000000000, nvapi-env2-0000000000000"},
+                                          {"KEY_ROTATION", "random"},
+                                          {"SERVER_API_KEY", "local-secret"},
+                                          {"ADDR", "127.0.0.1:8080"},
+                                          {"UPSTREAM_TIMEOUT_SECONDS", "42"},
+                                          {"LOG_BODY_MAX_CHARS", "0"},
+                                          {"LOG_STREAM_TEXT_PREVIEW_CHARS", "10"}}));
+    CHECK(cfg.upstream_url == "http://127.0.0.1:8000/v1/chat/completions");
+    CHECK(cfg.keys == std::vector<std::string>{"nvapi-env1-0000000000000", "nvapi-env2-0000000000000"});
+    CHECK(cfg.keys_from == msgbridge::key_source::provider_api_keys);
+    CHECK(cfg.key_rotation == msgbridge::rotation::random);
+    CHECK(cfg.server_api_key == "local-secret");
+    CHECK(cfg.listen_host == "127.0.0.1");
+    CHECK(cfg.listen_port == 8080);
+    CHECK(cfg.upstream_timeout_seconds == 42);
+    CHECK(cfg.log_body_max_chars == 0);
+    CHECK(cfg.log_stream_text_preview_chars == 10);
+
+    SECTION("PROVIDER_API_KEY alone replaces the file's keys") {
+        auto c = proxy::load_config(env_of({{"CONFIG_PATH", file.path}, {"PROVIDER_API_KEY", "nvapi-single-00000000000"}}));
+        CHECK(c.keys == std::vector<std::string>{"nvapi-single-00000000000"});
+    }
+}
+
+TEST_CASE("config: our additions: model mapping, per-model options, limits", "[server][config]") {
+    temp_file file(R"({
+        "model_map": {"claude-sonnet-4-5": "z-ai/glm4.7", "claude-*haiku*": "moonshotai/kimi-k2.5"},
+        "default_model": "z-ai/glm4.7",
+        "models": [{"match": "moonshotai/*", "max_output_tokens": 8192, "vision": false,
+                    "reasoning_replay": "think_tags", "reasoning": "chat_template_kwargs",
+                    "extra_body": {"top_p": 0.9}}],
+        "max_body_bytes": 1048576,
+        "max_connections": 2048,
+        "stream_idle_timeout_seconds": 60,
+        "ping_interval_seconds": 3,
+        "answer_quota_probe": false,
+        "_comment": "ignored"
+    })");
+    auto cfg = proxy::load_config(env_of({}), file.path);
+    REQUIRE(cfg.request.model_map.size() == 2);
+    CHECK(cfg.request.model_map[0].pattern == "claude-sonnet-4-5");
+    CHECK(cfg.request.model_map[0].upstream_model == "z-ai/glm4.7");
+    CHECK(cfg.request.model_map[1].pattern == "claude-*haiku*");
+    CHECK(cfg.request.default_model == "z-ai/glm4.7");
+    REQUIRE(cfg.request.profiles.size() == 1);
+    CHECK(cfg.request.profiles[0].match == "moonshotai/*");
+    CHECK(cfg.request.profiles[0].max_output_tokens == 8192u);
+    CHECK_FALSE(cfg.request.profiles[0].vision);
+    CHECK(cfg.request.profiles[0].replay == msgbridge::reasoning_replay::think_tags);
+    CHECK(cfg.request.profiles[0].reasoning == msgbridge::reasoning_control::chat_template_kwargs);
+    CHECK(cfg.request.profiles[0].extra_body == R"({"top_p":0.9})");
+    CHECK(cfg.max_body_bytes == 1048576);
+    CHECK(cfg.max_connections == 2048);
+    CHECK(cfg.stream_idle_timeout_seconds == 60);
+    CHECK(cfg.ping_interval_seconds == 3);
+    CHECK_FALSE(cfg.answer_quota_probe);
+}
+
+TEST_CASE("config: a bad value stops the start with one line naming it", "[server][config]") {
+    SECTION("unparsable number") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"UPSTREAM_TIMEOUT_SECONDS", "5m"}})); });
+        CHECK(msg.find("UPSTREAM_TIMEOUT_SECONDS") != std::string::npos);
+        CHECK(msg.find("5m") != std::string::npos);
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+    SECTION("negative number") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"LOG_BODY_MAX_CHARS", "-1"}})); });
+        CHECK(msg.find("LOG_BODY_MAX_CHARS") != std::string::npos);
+    }
+    SECTION("unknown rotation") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"KEY_ROTATION", "fastest"}})); });
+        CHECK(msg.find("KEY_ROTATION") != std::string::npos);
+        CHECK(msg.find("fastest") != std::string::npos);
+    }
+    SECTION("malformed JSON in the config file") {
+        temp_file file(R"({"nvidia_url": "http://x/v1", )");
+        auto msg = error_of([&] { (void)proxy::load_config(env_of({}), file.path); });
+        CHECK(msg.find(file.path) != std::string::npos);
+        CHECK(msg.find("malformed JSON") != std::string::npos);
+    }
+    SECTION("a field of the wrong type") {
+        temp_file file(R"({"nvidia_keys": "nvapi-not-an-array"})");
+        auto msg = error_of([&] { (void)proxy::load_config(env_of({}), file.path); });
+        CHECK(msg.find("nvidia_keys") != std::string::npos);
+    }
+    SECTION("a missing, explicitly named config file") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"CONFIG_PATH", "/nonexistent/cfg.json"}})); });
+        CHECK(msg.find("/nonexistent/cfg.json") != std::string::npos);
+    }
+    SECTION("an unusable listen address") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"ADDR", "localhost"}})); });
+        CHECK(msg.find("ADDR") != std::string::npos);
+        msg = error_of([] { (void)proxy::load_config(env_of({{"ADDR", ":99999"}})); });
+        CHECK(msg.find("ADDR") != std::string::npos);
+    }
+    SECTION("an upstream URL that is not http(s)") {
+        auto msg = error_of([] { (void)proxy::load_config(env_of({{"UPSTREAM_URL", "ftp://x"}})); });
+        CHECK(msg.find("UPSTREAM_URL") != std::string::npos);
+    }
+    SECTION("an unknown per-model option") {
+        temp_file file(R"({"models": [{"match": "*", "visoin": false}]})");
+        auto msg = error_of([&] { (void)proxy::load_config(env_of({}), file.path); });
+        CHECK(msg.find("models[0].visoin") != std::string::npos);
+    }
+}
+
+TEST_CASE("config: listen addresses in Go's forms", "[server][config]") {
+    std::string host;
+    int port = 0;
+    proxy::parse_listen_addr(":3001", host, port);
+    CHECK(host == "0.0.0.0");
+    CHECK(port == 3001);
+    proxy::parse_listen_addr("127.0.0.1:0", host, port);
+    CHECK(host == "127.0.0.1");
+    CHECK(port == 0);
+    proxy::parse_listen_addr("[::1]:8080", host, port);
+    CHECK(host == "::1");
+    CHECK(port == 8080);
+    CHECK(proxy::is_loopback_host("127.0.0.1"));
+    CHECK(proxy::is_loopback_host("localhost"));
+    CHECK(proxy::is_loopback_host("::1"));
+    CHECK_FALSE(proxy::is_loopback_host("0.0.0.0"));
+    CHECK_FALSE(proxy::is_loopback_host("192.168.1.2"));
+}
+
+TEST_CASE("config: command line --help, --version, --config", "[server][config]") {
+    std::string override_path;
+    const char* help[] = {"claude-nvidia-proxy", "--help"};
+    CHECK(proxy::parse_command_line(2, help, override_path) == proxy::cli_action::help);
+    const char* version[] = {"claude-nvidia-proxy", "--version"};
+    CHECK(proxy::parse_command_line(2, version, override_path) == proxy::cli_action::version);
+    const char* named[] = {"claude-nvidia-proxy", "--config", "/etc/proxy.json"};
+    CHECK(proxy::parse_command_line(3, named, override_path) == proxy::cli_action::run);
+    CHECK(override_path == "/etc/proxy.json");
+    const char* bad[] = {"claude-nvidia-proxy", "--frobnicate"};
+    CHECK_THROWS_AS(proxy::parse_command_line(2, bad, override_path), proxy::config_error);
+    // Every environment variable of the Go original is documented in --help.
+    auto text = proxy::help_text();
+    for (const char* name : {"CONFIG_PATH", "PROVIDER_API_KEY", "PROVIDER_API_KEYS", "KEY_ROTATION", "UPSTREAM_URL",
+                             "SERVER_API_KEY", "ADDR", "UPSTREAM_TIMEOUT_SECONDS", "LOG_BODY_MAX_CHARS",
+                             "LOG_STREAM_TEXT_PREVIEW_CHARS"})
+        CHECK(text.find(name) != std::string::npos);
+}

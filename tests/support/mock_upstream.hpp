@@ -1,0 +1,408 @@
+// A deterministic mock OpenAI upstream for the server tests (cpp-httplib on
+// 127.0.0.1:0), plus a proxy started in-process against it and small SSE
+// helpers. Nothing here reaches outside the machine; nothing waits on a
+// clock except bounded safety nets that fail the test if they expire.
+#pragma once
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "config.hpp"
+#include "http_adapter.hpp"
+#include "proxy.hpp"
+#include "upstream.hpp"
+
+namespace mock {
+
+// A client that vanishes must not kill the test binary (OpenSSL writes
+// without MSG_NOSIGNAL).
+inline const bool sigpipe_ignored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
+
+// Safety net for waits: generous, and only ever a failure, never a measurement.
+constexpr auto patience = std::chrono::seconds(60);
+
+/// A latch tests open to let the mock continue: ordering without clocks.
+class gate {
+public:
+    void open() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        open_ = true;
+        changed_.notify_all();
+    }
+    /// Blocks until open (or the safety net); counts waiters.
+    bool wait() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++waiting_;
+        changed_.notify_all();
+        bool ok = changed_.wait_for(lock, patience, [this] { return open_; });
+        --waiting_;
+        return ok;
+    }
+    /// Blocks until `n` callers are inside wait().
+    bool wait_for_waiters(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, patience, [&] { return waiting_ >= n; });
+    }
+    bool is_open() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return open_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    bool open_ = false;
+    std::size_t waiting_ = 0;
+};
+
+/// What the mock saw.
+struct recorded {
+    std::string path;
+    std::string authorization;  ///< the Authorization header, "" when absent
+    std::string accept;
+    std::string body;
+};
+
+/// What the mock answers.
+struct reply {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;                   ///< non-streaming body
+    std::vector<std::string> chunks;    ///< streaming: each written on its own
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool stream = false;
+    std::shared_ptr<gate> hold;         ///< streaming: wait here after chunk `hold_after` was written
+    std::size_t hold_after = 0;
+    bool endless = false;               ///< streaming: after the chunks, repeat `endless_chunk` until the client leaves
+    std::string endless_chunk;
+    bool cut_after_chunks = false;      ///< streaming: end the response without [DONE] or finish_reason
+};
+
+/// An OpenAI-compatible upstream whose answers the test scripts.
+class upstream {
+public:
+    using handler = std::function<reply(const recorded& request, std::size_t index)>;
+
+    explicit upstream(handler h, std::size_t threads = 32) : handler_(std::move(h)) {
+        server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        server_.raise_backlog();
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+    }
+    ~upstream() { stop(); }
+
+    void stop() {
+        if (thread_.joinable()) {
+            server_.stop();
+            thread_.join();
+        }
+    }
+
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions"; }
+
+    std::vector<recorded> requests() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return requests_;
+    }
+    std::vector<std::string> authorizations() const {
+        std::vector<std::string> out;
+        for (const auto& r : requests()) out.push_back(r.authorization);
+        return out;
+    }
+    /// Streams whose client (the proxy) went away while the mock was still writing.
+    std::size_t closed_by_client() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return closed_by_client_;
+    }
+    bool wait_closed_by_client(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, patience, [&] { return closed_by_client_ >= n; });
+    }
+    std::size_t streams_finished() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return streams_finished_;
+    }
+
+private:
+    // bind_to_any_port already listens, so connections wait in the backlog
+    // until listen_after_bind accepts them; 0.11.4's backlog of 5 is raised
+    // for the tests that open hundreds of streams at once.
+    struct server_type : httplib::Server {
+        void raise_backlog() { ::listen(svr_sock_.load(), 1024); }
+    };
+
+    void serve(const httplib::Request& req, httplib::Response& res) {
+        recorded r{req.path, req.get_header_value("Authorization"), req.get_header_value("Accept"), req.body};
+        std::size_t index;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            index = requests_.size();
+            requests_.push_back(r);
+        }
+        reply answer = handler_(r, index);
+        res.status = answer.status;
+        for (auto& h : answer.headers) res.set_header(h.first, h.second);
+        if (!answer.stream) {
+            res.set_content(answer.body, answer.content_type);
+            return;
+        }
+        auto shared = std::make_shared<reply>(std::move(answer));
+        auto next = std::make_shared<std::size_t>(0);
+        res.set_chunked_content_provider("text/event-stream", [this, shared, next](std::size_t, httplib::DataSink& sink) {
+            auto& a = *shared;
+            if (*next < a.chunks.size()) {
+                const std::string& chunk = a.chunks[*next];
+                if (!sink.write(chunk.data(), chunk.size())) return closed();
+                ++*next;
+                if (a.hold && *next == a.hold_after) a.hold->wait();
+                return true;
+            }
+            if (a.endless) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));  // pacing, not a measurement
+                if (!sink.write(a.endless_chunk.data(), a.endless_chunk.size())) return closed();
+                return true;
+            }
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                ++streams_finished_;
+            }
+            if (a.cut_after_chunks) return false;  // drop the connection mid-stream
+            sink.done();
+            return true;
+        });
+    }
+
+    bool closed() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++closed_by_client_;
+        changed_.notify_all();
+        return false;
+    }
+
+    handler handler_;
+    server_type server_;
+    int port_ = -1;
+    std::thread thread_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<recorded> requests_;
+    std::size_t closed_by_client_ = 0;
+    std::size_t streams_finished_ = 0;
+};
+
+// ---- OpenAI bodies ----
+
+inline std::string completion(const std::string& content, const std::string& finish = "stop",
+                              const std::string& model = "z-ai/glm4.7") {
+    return R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":")" + model +
+           R"(","choices":[{"index":0,"message":{"role":"assistant","content":")" + content +
+           R"("},"finish_reason":")" + finish + R"("}],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}})";
+}
+
+inline std::string chunk(const std::string& delta_json, const std::string& finish = "null") {
+    return R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"z-ai/glm4.7","choices":[{"index":0,"delta":)" +
+           delta_json + R"(,"finish_reason":)" + finish + "}]}\n\n";
+}
+
+inline std::string usage_chunk(int prompt = 11, int completion_tokens = 7) {
+    return R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"z-ai/glm4.7","choices":[],"usage":{"prompt_tokens":)" +
+           std::to_string(prompt) + R"(,"completion_tokens":)" + std::to_string(completion_tokens) +
+           R"(,"total_tokens":)" + std::to_string(prompt + completion_tokens) + "}}\n\n";
+}
+
+/// role chunk, one chunk per text piece, finish chunk, usage chunk, [DONE].
+inline std::vector<std::string> text_stream(const std::vector<std::string>& pieces) {
+    std::vector<std::string> out;
+    out.push_back(chunk(R"({"role":"assistant","content":""})"));
+    for (const auto& p : pieces) out.push_back(chunk(R"({"content":")" + p + R"("})"));
+    out.push_back(chunk("{}", R"("stop")"));
+    out.push_back(usage_chunk());
+    out.push_back("data: [DONE]\n\n");
+    return out;
+}
+
+inline reply json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    reply r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return r;
+}
+
+inline reply sse(std::vector<std::string> chunks) {
+    reply r;
+    r.stream = true;
+    r.chunks = std::move(chunks);
+    return r;
+}
+
+// ---- the proxy, in-process ----
+
+/// A test configuration: loopback, ephemeral port, the mock as upstream.
+inline proxy::config test_config(const std::string& upstream_url, std::vector<std::string> keys = {}) {
+    proxy::config cfg;
+    cfg.upstream_url = upstream_url;
+    cfg.keys = std::move(keys);
+    cfg.addr = "127.0.0.1:0";
+    cfg.listen_host = "127.0.0.1";
+    cfg.listen_port = 0;
+    cfg.log_body_max_chars = 512;
+    return cfg;
+}
+
+/// The proxy running on its own thread; stopped and joined on destruction.
+class running_proxy {
+public:
+    explicit running_proxy(proxy::config cfg) : cfg_(std::move(cfg)) {
+        proxy::upstream_settings up;
+        up.url = cfg_.upstream_url;
+        up.connect_timeout = std::chrono::seconds(cfg_.connect_timeout_seconds);
+        up.ca_cert_file = cfg_.ca_cert_file;
+        transport_ = proxy::make_http_transport(up);
+        svc_ = std::make_unique<proxy::service>(cfg_, *transport_, proxy::logger([this](std::string_view line) {
+                                                    std::lock_guard<std::mutex> lock(log_mutex_);
+                                                    log_.emplace_back(line);
+                                                }));
+        server_ = std::make_unique<proxy::http_server>(cfg_, *svc_);
+        port_ = server_->bind();
+        thread_ = std::thread([this] { server_->run(); });
+    }
+    ~running_proxy() {
+        server_->stop();
+        svc_->abort_streams();
+        thread_.join();
+    }
+
+    int port() const { return port_; }
+    proxy::service& service() { return *svc_; }
+    proxy::http_server& server() { return *server_; }
+
+    httplib::Client client() const {
+        httplib::Client c("127.0.0.1", port_);
+        c.set_read_timeout(patience);
+        return c;
+    }
+
+    std::vector<std::string> log() const {
+        std::lock_guard<std::mutex> lock(log_mutex_);
+        return log_;
+    }
+    std::string log_text() const {
+        std::string all;
+        for (const auto& l : log()) all += l;
+        return all;
+    }
+
+private:
+    proxy::config cfg_;
+    std::unique_ptr<proxy::upstream_transport> transport_;
+    std::unique_ptr<proxy::service> svc_;
+    std::unique_ptr<proxy::http_server> server_;
+    int port_ = 0;
+    std::thread thread_;
+    mutable std::mutex log_mutex_;
+    std::vector<std::string> log_;
+};
+
+// ---- SSE on the client side ----
+
+struct sse_event {
+    std::string event;
+    std::string data;
+};
+
+/// Splits complete SSE events out of `buffer` (the rest stays for later).
+inline std::vector<sse_event> take_events(std::string& buffer) {
+    std::vector<sse_event> out;
+    std::size_t end;
+    while ((end = buffer.find("\n\n")) != std::string::npos) {
+        std::string block = buffer.substr(0, end);
+        buffer.erase(0, end + 2);
+        sse_event e;
+        std::size_t pos = 0;
+        while (pos <= block.size()) {
+            auto nl = block.find('\n', pos);
+            std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            if (line.rfind("event: ", 0) == 0) e.event = line.substr(7);
+            else if (line.rfind("data: ", 0) == 0) e.data += line.substr(6);
+            if (nl == std::string::npos) break;
+            pos = nl + 1;
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+/// The result of one streamed POST.
+struct stream_result {
+    int status = 0;
+    std::string content_type;
+    httplib::Headers headers;
+    std::vector<sse_event> events;
+    std::string raw;
+    httplib::Error error = httplib::Error::Success;
+};
+
+/// POSTs `body` and collects the SSE events; `on_event` may return false to hang up.
+inline stream_result post_stream(int port, const std::string& path, const std::string& body,
+                                 std::function<bool(const sse_event&)> on_event = nullptr,
+                                 httplib::Headers extra = {}) {
+    stream_result result;
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(patience);
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.headers = std::move(extra);
+    req.set_header("Content-Type", "application/json");
+    req.body = body;
+    std::string buffer;
+    req.response_handler = [&](const httplib::Response& res) {
+        result.status = res.status;
+        result.headers = res.headers;
+        result.content_type = res.get_header_value("Content-Type");
+        return true;
+    };
+    req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+        result.raw.append(data, size);
+        buffer.append(data, size);
+        for (auto& e : take_events(buffer)) {
+            result.events.push_back(e);
+            if (on_event && !on_event(result.events.back())) return false;
+        }
+        return true;
+    };
+    httplib::Response res;
+    c.send(req, res, result.error);
+    return result;
+}
+
+inline std::vector<std::string> event_names(const std::vector<sse_event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.event);
+    return out;
+}
+
+inline std::string messages_body(bool stream, const std::string& model = "z-ai/glm4.7", int max_tokens = 256,
+                                 const std::string& text = "hello") {
+    return R"({"model":")" + model + R"(","max_tokens":)" + std::to_string(max_tokens) +
+           (stream ? R"(,"stream":true)" : "") + R"(,"messages":[{"role":"user","content":")" + text + R"("}]})";
+}
+
+}  // namespace mock
