@@ -1,0 +1,262 @@
+// POST /v1/messages end to end: the proxy in-process, the mock as upstream.
+#include <catch2/catch.hpp>
+
+#include <simdjson.h>
+
+#include "support/mock_upstream.hpp"
+
+namespace {
+
+simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& json) {
+    simdjson::dom::element doc;
+    REQUIRE_FALSE(parser.parse(json).get(doc));
+    return doc;
+}
+
+std::string str(simdjson::dom::element e) {
+    std::string_view s;
+    if (e.get_string().get(s)) return "<not a string>";
+    return std::string(s);
+}
+
+const char* tool_request = R"({"model":"z-ai/glm4.7","max_tokens":256,"messages":[{"role":"user","content":"weather in Paris?"}],
+  "tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]})";
+
+}  // namespace
+
+TEST_CASE("messages: a text answer, not streamed", "[server][messages]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("Hello there")); });
+    mock::running_proxy proxy(mock::test_config(up.url(), {"nvapi-test-key-000000000001"}));
+
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->get_header_value("Content-Type") == "application/json");
+    CHECK(res->get_header_value("request-id").rfind("req_", 0) == 0);
+
+    simdjson::dom::parser parser;
+    auto doc = parse(parser, res->body);
+    CHECK(str(doc["type"]) == "message");
+    CHECK(str(doc["role"]) == "assistant");
+    CHECK(str(doc["model"]) == "z-ai/glm4.7");
+    CHECK(str(doc["content"].at(0)["type"]) == "text");
+    CHECK(str(doc["content"].at(0)["text"]) == "Hello there");
+    CHECK(str(doc["stop_reason"]) == "end_turn");
+    CHECK(doc["usage"]["input_tokens"].get_uint64().value() == 11);
+    CHECK(doc["usage"]["output_tokens"].get_uint64().value() == 7);
+
+    SECTION("the upstream got an OpenAI request with the key as a Bearer token") {
+        auto seen = up.requests();
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].path == "/v1/chat/completions");
+        CHECK(seen[0].authorization == "Bearer nvapi-test-key-000000000001");
+        auto body = parse(parser, seen[0].body);
+        CHECK(str(body["model"]) == "z-ai/glm4.7");
+        CHECK(str(body["messages"].at(0)["role"]) == "user");
+    }
+    SECTION("one summary line, no key in the log") {
+        auto log = proxy.log_text();
+        CHECK(log.find("stream=false status=200") != std::string::npos);
+        CHECK(log.find("tokens_in=11 tokens_out=7") != std::string::npos);
+        CHECK(log.find("nvapi-test-key-000000000001") == std::string::npos);
+    }
+}
+
+TEST_CASE("messages: a text answer, streamed", "[server][messages][stream]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::sse(mock::text_stream({"Hel", "lo"})); });
+    mock::running_proxy proxy(mock::test_config(up.url()));
+
+    auto result = mock::post_stream(proxy.port(), "/v1/messages?beta=true", mock::messages_body(true),
+                                    nullptr, {{"anthropic-version", "2023-06-01"}, {"anthropic-beta", "x"}});
+    CHECK(result.status == 200);
+    CHECK(result.content_type.rfind("text/event-stream", 0) == 0);
+    CHECK(result.headers.find("Cache-Control")->second == "no-cache");
+    CHECK(result.headers.find("X-Accel-Buffering")->second == "no");
+    CHECK(result.headers.count("request-id") == 1);
+
+    auto names = mock::event_names(result.events);
+    REQUIRE(names.size() >= 6);
+    CHECK(names.front() == "message_start");
+    CHECK(names.back() == "message_stop");
+    std::string text;
+    simdjson::dom::parser parser;
+    for (const auto& e : result.events) {
+        if (e.event != "content_block_delta") continue;
+        auto doc = parse(parser, e.data);
+        if (str(doc["delta"]["type"]) == "text_delta") text += str(doc["delta"]["text"]);
+    }
+    CHECK(text == "Hello");
+    // The stream asked for SSE upstream, and no key means no Authorization header.
+    auto seen = up.requests();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].authorization.empty());
+    CHECK(seen[0].accept == "text/event-stream");
+    CHECK(proxy.log_text().find("text: Hello") != std::string::npos);
+}
+
+TEST_CASE("messages: tool calls come back as tool_use blocks", "[server][messages]") {
+    SECTION("not streamed") {
+        mock::upstream up([](const mock::recorded&, std::size_t) {
+            return mock::json(200, R"({"id":"c","object":"chat.completion","created":1,"model":"z-ai/glm4.7","choices":[{"index":0,
+              "message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+              "function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],
+              "usage":{"prompt_tokens":20,"completion_tokens":5,"total_tokens":25}})");
+        });
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        auto res = proxy.client().Post("/v1/messages", tool_request, "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        simdjson::dom::parser parser;
+        auto doc = parse(parser, res->body);
+        CHECK(str(doc["stop_reason"]) == "tool_use");
+        auto block = doc["content"].at(0);
+        CHECK(str(block["type"]) == "tool_use");
+        CHECK(str(block["name"]) == "get_weather");
+        CHECK(str(block["input"]["city"]) == "Paris");
+        // The tools went upstream in OpenAI's shape.
+        auto sent = parse(parser, up.requests().at(0).body);
+        CHECK(str(sent["tools"].at(0)["type"]) == "function");
+        CHECK(str(sent["tools"].at(0)["function"]["name"]) == "get_weather");
+    }
+    SECTION("streamed") {
+        mock::upstream up([](const mock::recorded&, std::size_t) {
+            return mock::sse({mock::chunk(R"({"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]})"),
+                              mock::chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]})"),
+                              mock::chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]})"),
+                              mock::chunk("{}", R"("tool_calls")"), mock::usage_chunk(), "data: [DONE]\n\n"});
+        });
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        std::string body = tool_request;
+        body.insert(1, R"("stream":true,)");
+        auto result = mock::post_stream(proxy.port(), "/v1/messages", body);
+        CHECK(result.status == 200);
+        simdjson::dom::parser parser;
+        std::string args;
+        bool saw_tool_start = false;
+        std::string stop_reason;
+        for (const auto& e : result.events) {
+            auto doc = parse(parser, e.data);
+            if (e.event == "content_block_start" && str(doc["content_block"]["type"]) == "tool_use") {
+                saw_tool_start = true;
+                CHECK(str(doc["content_block"]["name"]) == "get_weather");
+            }
+            if (e.event == "content_block_delta" && str(doc["delta"]["type"]) == "input_json_delta")
+                args += str(doc["delta"]["partial_json"]);
+            if (e.event == "message_delta") stop_reason = str(doc["delta"]["stop_reason"]);
+        }
+        CHECK(saw_tool_start);
+        CHECK(args == R"({"city":"Paris"})");
+        CHECK(stop_reason == "tool_use");
+        CHECK(mock::event_names(result.events).back() == "message_stop");
+    }
+}
+
+TEST_CASE("messages: reasoning comes back as thinking blocks", "[server][messages]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) {
+        return mock::sse({mock::chunk(R"({"role":"assistant","reasoning_content":"Let me think."})"),
+                          mock::chunk(R"({"content":"42"})"), mock::chunk("{}", R"("stop")"), mock::usage_chunk(),
+                          "data: [DONE]\n\n"});
+    });
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    auto result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true));
+    CHECK(result.status == 200);
+    simdjson::dom::parser parser;
+    std::vector<std::string> block_types;
+    std::string thinking, text;
+    for (const auto& e : result.events) {
+        auto doc = parse(parser, e.data);
+        if (e.event == "content_block_start") block_types.push_back(str(doc["content_block"]["type"]));
+        if (e.event == "content_block_delta") {
+            auto type = str(doc["delta"]["type"]);
+            if (type == "thinking_delta") thinking += str(doc["delta"]["thinking"]);
+            if (type == "text_delta") text += str(doc["delta"]["text"]);
+        }
+    }
+    REQUIRE(block_types.size() == 2);
+    CHECK(block_types[0] == "thinking");
+    CHECK(block_types[1] == "text");
+    CHECK(thinking == "Let me think.");
+    CHECK(text == "42");
+}
+
+TEST_CASE("messages: upstream errors become Anthropic errors with the right status", "[server][messages][errors]") {
+    struct mapping {
+        int upstream;
+        int expected;
+        const char* type;
+    };
+    for (auto m : {mapping{400, 400, "invalid_request_error"}, mapping{404, 404, "not_found_error"},
+                   mapping{422, 400, "invalid_request_error"}, mapping{500, 500, "api_error"},
+                   mapping{503, 529, "overloaded_error"}}) {
+        DYNAMIC_SECTION("upstream " << m.upstream) {
+            mock::upstream up([&](const mock::recorded&, std::size_t) {
+                return mock::json(m.upstream, R"({"error":{"message":"upstream says no","type":"bad"}})");
+            });
+            mock::running_proxy proxy(mock::test_config(up.url()));
+            for (bool stream : {false, true}) {
+                auto res = proxy.client().Post("/v1/messages", mock::messages_body(stream), "application/json");
+                REQUIRE(res);
+                CHECK(res->status == m.expected);
+                simdjson::dom::parser parser;
+                auto doc = parse(parser, res->body);
+                CHECK(str(doc["type"]) == "error");
+                CHECK(str(doc["error"]["type"]) == m.type);
+                CHECK(str(doc["error"]["message"]).find("upstream says no") != std::string::npos);
+            }
+            // 5xx is retried once; 4xx is not.
+            CHECK(up.requests().size() == (m.upstream >= 500 ? 4u : 2u));
+        }
+    }
+}
+
+TEST_CASE("messages: invalid JSON is a 400 naming the problem, and nothing goes upstream", "[server][messages][errors]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("x")); });
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    for (const char* body : {"{not json", "", R"({"model":"m","max_tokens":10})", R"({"model":"m","messages":"hi","max_tokens":1})"}) {
+        auto res = proxy.client().Post("/v1/messages", body, "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 400);
+        simdjson::dom::parser parser;
+        auto doc = parse(parser, res->body);
+        CHECK(str(doc["type"]) == "error");
+        CHECK(str(doc["error"]["type"]) == "invalid_request_error");
+        CHECK_FALSE(str(doc["error"]["message"]).empty());
+    }
+    CHECK(up.requests().empty());
+}
+
+TEST_CASE("messages: Claude Code's max_tokens:1 quota probe is answered locally", "[server][messages]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("x")); });
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false, "claude-haiku-4-5", 1, "quota"),
+                                   "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->get_header_value("x-proxy-local-answer") == "quota-probe");
+    simdjson::dom::parser parser;
+    auto doc = parse(parser, res->body);
+    CHECK(str(doc["type"]) == "message");
+    CHECK(str(doc["stop_reason"]) == "max_tokens");
+
+    auto streamed = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true, "claude-haiku-4-5", 1, "quota"));
+    CHECK(streamed.status == 200);
+    CHECK(mock::event_names(streamed.events).back() == "message_stop");
+    CHECK(up.requests().empty());
+
+    SECTION("max_tokens:1 with other content still goes upstream") {
+        auto other = proxy.client().Post("/v1/messages", mock::messages_body(false, "z-ai/glm4.7", 1, "hello"),
+                                         "application/json");
+        REQUIRE(other);
+        CHECK(other->status == 200);
+        CHECK(up.requests().size() == 1);
+    }
+    SECTION("the option turns it off") {
+        auto cfg = mock::test_config(up.url());
+        cfg.answer_quota_probe = false;
+        mock::running_proxy plain(cfg);
+        auto sent = plain.client().Post("/v1/messages", mock::messages_body(false, "z-ai/glm4.7", 1, "quota"),
+                                        "application/json");
+        REQUIRE(sent);
+        CHECK(up.requests().size() == 1);
+    }
+}
