@@ -208,9 +208,13 @@ private:
         if (block_type_ == "tool_use" && !json_buffer_.empty()) {
             rapidjson::Document input(&message_.GetAllocator());
             input.Parse(json_buffer_.c_str());
-            if (input.HasParseError() || !input.IsObject())
-                return (void)fail("tool input is not a JSON object: " + json_buffer_);
-            block["input"].CopyFrom(input, message_.GetAllocator());
+            // A stream that then fails may close a tool block mid-arguments
+            // (the client discards that message); a completed one may not.
+            if (input.HasParseError() || !input.IsObject()) {
+                if (invalid_input_.empty()) invalid_input_ = "tool input is not a JSON object: " + json_buffer_;
+            } else {
+                block["input"].CopyFrom(input, message_.GetAllocator());
+            }
         }
         open_ = false;
     }
@@ -249,6 +253,7 @@ private:
 
     void message_stop() {
         if (!delta_seen_) return (void)fail("message_stop before message_delta");
+        if (!invalid_input_.empty()) return (void)fail(invalid_input_);
         result_.complete = true;
         finished_ = true;
     }
@@ -268,6 +273,7 @@ private:
     accumulated_stream result_;
     std::string block_type_;
     std::string json_buffer_;
+    std::string invalid_input_;
     bool started_ = false;
     bool open_ = false;
     bool signed_ = false;
