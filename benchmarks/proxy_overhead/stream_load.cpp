@@ -451,6 +451,7 @@ private:
         if (!c.t_first) {
             c.t_first = now;
             c.ever_first = true;
+            if (opts_.hold) s_.ttfb_us.push_back(now - c.t_sent);  // held streams never finish
         }
         c.pending.append(bytes);
         bool in_window = now >= window_start_ && now < window_end_;
