@@ -39,7 +39,7 @@ bool usable_now(key_pool& pool, std::size_t index) {
 }
 }  // namespace
 
-TEST_CASE("keys: a 429 without Retry-After backs off exponentially per key, capped, reset on success", "[keys]") {
+TEST_CASE("cooldown: a 429 without Retry-After backs off exponentially per key, capped, reset on success", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
     options.backoff_base = 1s;
@@ -77,7 +77,7 @@ TEST_CASE("keys: a 429 without Retry-After backs off exponentially per key, capp
     }
 }
 
-TEST_CASE("keys: Retry-After sets the cooldown, as seconds or as an HTTP date", "[keys]") {
+TEST_CASE("cooldown: Retry-After sets the cooldown, as seconds or as an HTTP date", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(3), fake_time_options(clock, rotation::round_robin));
 
@@ -110,7 +110,7 @@ TEST_CASE("keys: Retry-After sets the cooldown, as seconds or as an HTTP date", 
     }
 }
 
-TEST_CASE("keys: when every key is cooling the pool says how long until the first is free", "[keys]") {
+TEST_CASE("cooldown: when every key is cooling the pool says how long until the first is free", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(3), fake_time_options(clock, rotation::round_robin));
     report_on(pool, 0, key_outcome::rate_limited, "20");
@@ -154,7 +154,7 @@ TEST_CASE("keys: when every key is cooling the pool says how long until the firs
     }
 }
 
-TEST_CASE("keys: 401/403 quarantines the key and is announced once", "[keys]") {
+TEST_CASE("quarantine: 401/403 quarantines the key and is announced once", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
     options.auth_quarantine = 10min;
@@ -197,7 +197,7 @@ TEST_CASE("keys: 401/403 quarantines the key and is announced once", "[keys]") {
     }
 }
 
-TEST_CASE("keys: pacing keeps each key within its requests per minute", "[keys]") {
+TEST_CASE("pacing: each key stays within its requests per minute", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
     options.requests_per_minute = 3;
@@ -234,7 +234,7 @@ TEST_CASE("keys: pacing keeps each key within its requests per minute", "[keys]"
     }
 }
 
-TEST_CASE("keys: an empty pool says no_keys, so the request goes without Authorization", "[keys]") {
+TEST_CASE("pool: an empty pool says no_keys, so the request goes without Authorization", "[keys]") {
     key_pool empty({});
     CHECK(empty.empty());
     const auto got = empty.acquire();
@@ -247,7 +247,7 @@ TEST_CASE("keys: an empty pool says no_keys, so the request goes without Authori
     CHECK(blanks.acquire().status == acquire_status::no_keys);
 }
 
-TEST_CASE("keys: the pool drops blank and duplicate keys itself", "[keys]") {
+TEST_CASE("pool: blank and duplicate keys are dropped by the pool itself", "[keys]") {
     auto keys = test_keys(3);
     keys.insert(keys.begin() + 1, keys[0]);
     keys.push_back(" " + keys[2] + " ");
@@ -258,7 +258,7 @@ TEST_CASE("keys: the pool drops blank and duplicate keys itself", "[keys]") {
     CHECK(pool.redacted_id(3).empty());
 }
 
-TEST_CASE("keys: absurd option durations are clamped instead of overflowing the clock", "[keys]") {
+TEST_CASE("pool: absurd option durations are clamped instead of overflowing the clock", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
     options.auth_quarantine = std::chrono::milliseconds::max();

@@ -22,7 +22,7 @@ namespace {
 std::uint32_t in_flight(const key_pool& pool, std::size_t index) { return pool.stats().at(index).in_flight; }
 }  // namespace
 
-TEST_CASE("keys: a lease exposes its index, the key for Authorization and a redacted id", "[keys]") {
+TEST_CASE("lease: a lease exposes its index, the key for Authorization and a redacted id", "[keys]") {
     key_pool pool(test_keys(3));
     auto got = pool.acquire();
     REQUIRE(got.status == acquire_status::leased);
@@ -35,7 +35,7 @@ TEST_CASE("keys: a lease exposes its index, the key for Authorization and a reda
     CHECK(lease.redacted_id() == pool.redacted_id(0));
 }
 
-TEST_CASE("keys: a lease counts as in flight until it is destroyed or released", "[keys]") {
+TEST_CASE("lease: a lease counts as in flight until it is destroyed or released", "[keys]") {
     static_assert(!std::is_copy_constructible_v<key_lease>);
     static_assert(std::is_nothrow_move_constructible_v<key_lease>);
     static_assert(std::is_nothrow_move_assignable_v<key_lease>);
@@ -87,7 +87,7 @@ TEST_CASE("keys: a lease counts as in flight until it is destroyed or released",
     }
 }
 
-TEST_CASE("keys: only a lease's first report counts", "[keys]") {
+TEST_CASE("lease: only a lease's first report counts", "[keys]") {
     key_pool pool(test_keys(1));
     auto got = pool.acquire();
     CHECK(got.lease.report(key_outcome::success).recorded);
@@ -108,7 +108,7 @@ TEST_CASE("keys: only a lease's first report counts", "[keys]") {
     }
 }
 
-TEST_CASE("keys: upstream statuses map to key outcomes", "[keys]") {
+TEST_CASE("lease: upstream statuses map to key outcomes", "[keys]") {
     using msgbridge::outcome_for_status;
     CHECK(outcome_for_status(200) == key_outcome::success);
     CHECK(outcome_for_status(204) == key_outcome::success);

@@ -8,13 +8,13 @@ using keys_test::contains_marker;
 using keys_test::secret;
 using msgbridge::redact_key;
 
-TEST_CASE("keys: redact_key keeps a short vendor prefix and the last four characters", "[keys]") {
+TEST_CASE("redact: a short vendor prefix and the last four characters are kept", "[keys]") {
     CHECK(redact_key(keys_test::test_key(7)) == "nvapi-\xE2\x80\xA6k007");
     CHECK(redact_key(secret("nvapi-", 70, "3f9a")) == "nvapi-\xE2\x80\xA6" "3f9a");
     CHECK(redact_key(secret("sk-", 51, "Zz09")) == "sk-\xE2\x80\xA6Zz09");
 }
 
-TEST_CASE("keys: redact_key drops a prefix that is not short", "[keys]") {
+TEST_CASE("redact: a prefix that is not short is dropped", "[keys]") {
     SECTION("no dash at all") { CHECK(redact_key(secret("", 40, "abcd")) == "\xE2\x80\xA6" "abcd"); }
     SECTION("the first dash is past the eighth byte") {
         CHECK(redact_key(secret("longvendor-", 40, "abcd")) == "\xE2\x80\xA6" "abcd");
@@ -24,14 +24,14 @@ TEST_CASE("keys: redact_key drops a prefix that is not short", "[keys]") {
     }
 }
 
-TEST_CASE("keys: redact_key shows nothing of short keys, whatever their length", "[keys]") {
+TEST_CASE("redact: short keys show nothing, whatever their length", "[keys]") {
     for (std::size_t length = 0; length < 16; ++length) {
         CHECK(redact_key(secret("nvapi-", length, "wxyz")) == "[redacted]");
     }
     CHECK(redact_key(secret("nvapi-", 16, "wxyz")) == "nvapi-\xE2\x80\xA6wxyz");
 }
 
-TEST_CASE("keys: redact_key never returns the key or its secret middle", "[keys]") {
+TEST_CASE("redact: never the key, never its secret middle", "[keys]") {
     // Counted rather than checked one by one: the values must stay out of Catch's output.
     std::size_t checked = 0, leaked = 0, too_long = 0;
     for (std::size_t length = 0; length < 200; ++length) {
@@ -48,7 +48,7 @@ TEST_CASE("keys: redact_key never returns the key or its secret middle", "[keys]
     CHECK(too_long == 0);
 }
 
-TEST_CASE("keys: redact_key replaces unprintable bytes in the tail", "[keys]") {
+TEST_CASE("redact: unprintable bytes in the tail become ?", "[keys]") {
     std::string key = secret("nvapi-", 30, "ab");
     key += "\n\x01";
     CHECK(redact_key(key) == "nvapi-\xE2\x80\xA6" "ab??");

@@ -3,6 +3,9 @@
 #include <msgbridge/keys.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <string>
 
 #include "support/keys_test_support.hpp"
 
@@ -18,7 +21,7 @@ long long retry_ms(std::string_view value) {
 }
 }  // namespace
 
-TEST_CASE("keys: Retry-After as delta-seconds", "[keys]") {
+TEST_CASE("retry-after: delta-seconds", "[keys]") {
     CHECK(retry_ms("0") == 0);
     CHECK(retry_ms("120") == 120000);
     CHECK(retry_ms(" 7 \r\n") == 7000);
@@ -39,7 +42,7 @@ TEST_CASE("keys: Retry-After as delta-seconds", "[keys]") {
     }
 }
 
-TEST_CASE("keys: Retry-After as an HTTP date, in all three RFC 9110 forms", "[keys]") {
+TEST_CASE("retry-after: an HTTP date, in all three RFC 9110 forms", "[keys]") {
     SECTION("IMF-fixdate") {
         CHECK(retry_ms("Sun, 06 Nov 1994 08:49:37 GMT") == 0);
         CHECK(retry_ms("Sun, 06 Nov 1994 08:50:07 GMT") == 30000);
@@ -75,7 +78,7 @@ TEST_CASE("keys: Retry-After as an HTTP date, in all three RFC 9110 forms", "[ke
     }
 }
 
-TEST_CASE("keys: stats count every outcome and render as JSON without keys", "[keys]") {
+TEST_CASE("stats: every outcome is counted, and the JSON shows no key", "[keys]") {
     keys_test::fake_clock clock;
     auto options = keys_test::fake_time_options(clock, msgbridge::rotation::round_robin);
     options.backoff_base = 2s;
@@ -120,4 +123,49 @@ TEST_CASE("keys: stats count every outcome and render as JSON without keys", "[k
           "\"cooling_for_ms\":899500,\"last_error_at\":\"1994-11-06T08:49:37Z\"}]");
     CHECK_FALSE(keys_test::contains_marker(json));
     CHECK(msgbridge::to_json(std::vector<msgbridge::key_stats>{}) == "[]");
+}
+
+TEST_CASE("retry-after: dates from 1970 to 2200 agree with the C library's calendar", "[keys]") {
+    // gmtime_r and strftime (POSIX, "C" locale) are the independent oracle
+    // for the hand-written calendar arithmetic.
+    const auto epoch = std::chrono::system_clock::time_point{};
+    std::size_t checked = 0, imf_wrong = 0, rfc850_wrong = 0, asctime_wrong = 0, rfc3339_wrong = 0;
+    for (std::int64_t seconds = 0; seconds < std::int64_t{7258118400}; seconds += 86400 * 3 + 3671) {
+        const auto when = static_cast<std::time_t>(seconds);
+        std::tm parts{};
+        gmtime_r(&when, &parts);
+        char imf[64], rfc850[64], asc[64], iso[64];
+        std::strftime(imf, sizeof imf, "%a, %d %b %Y %H:%M:%S GMT", &parts);
+        std::strftime(rfc850, sizeof rfc850, "%A, %d-%b-%y %H:%M:%S GMT", &parts);
+        std::strftime(asc, sizeof asc, "%a %b %e %H:%M:%S %Y", &parts);
+        std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &parts);
+        const auto expected = std::chrono::milliseconds(seconds * 1000);
+        ++checked;
+        if (parse_retry_after(imf, epoch) != expected) ++imf_wrong;
+        if (parse_retry_after(asc, epoch) != expected) ++asctime_wrong;
+        // Two-digit years resolve relative to "now": put now 10 years after the date.
+        const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(seconds - 86400 * 3650));
+        const auto rfc850_parsed = parse_retry_after(rfc850, now);
+        if (!rfc850_parsed || *rfc850_parsed != std::chrono::milliseconds(std::int64_t{86400} * 3650 * 1000)) {
+            ++rfc850_wrong;
+        }
+        std::string rendered;
+        msgbridge::detail::key_policy::append_rfc3339(
+            std::chrono::system_clock::time_point(std::chrono::seconds(seconds)), rendered);
+        if (rendered != iso) ++rfc3339_wrong;
+    }
+    CHECK(checked > 27000);
+    CHECK(imf_wrong == 0);
+    CHECK(rfc850_wrong == 0);
+    CHECK(asctime_wrong == 0);
+    CHECK(rfc3339_wrong == 0);
+}
+
+TEST_CASE("retry-after: RFC 850 two-digit years land within 50 years of now", "[keys]") {
+    const auto in_1995 = std::chrono::system_clock::time_point(std::chrono::seconds(788918400));  // 1995-01-01
+    // 2005-01-01 is ten years ahead, not 1905 ninety years back.
+    CHECK(parse_retry_after("Saturday, 01-Jan-05 00:00:00 GMT", in_1995) ==
+          std::chrono::milliseconds(std::int64_t{315619200} * 1000));
+    // 2060 would be 65 years ahead: it is 1960, in the past.
+    CHECK(parse_retry_after("Friday, 01-Jan-60 00:00:00 GMT", in_1995) == std::chrono::milliseconds(0));
 }

@@ -32,7 +32,7 @@ std::vector<std::size_t> take_and_release(key_pool& pool, std::size_t count, con
 }
 }  // namespace
 
-TEST_CASE("keys: round_robin hands out keys in exact order", "[keys]") {
+TEST_CASE("rotation: round_robin hands out keys in exact order", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(4), fake_time_options(clock, rotation::round_robin));
 
@@ -52,7 +52,7 @@ TEST_CASE("keys: round_robin hands out keys in exact order", "[keys]") {
     }
 }
 
-TEST_CASE("keys: round_robin skips the keys already tried for the request", "[keys]") {
+TEST_CASE("rotation: round_robin skips the keys already tried for the request", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(4), fake_time_options(clock, rotation::round_robin));
     CHECK(take_and_release(pool, 1) == std::vector<std::size_t>{0});
@@ -79,7 +79,7 @@ TEST_CASE("keys: round_robin skips the keys already tried for the request", "[ke
     }
 }
 
-TEST_CASE("keys: key_set holds any index", "[keys]") {
+TEST_CASE("tried: key_set holds any index", "[keys]") {
     key_set set;
     CHECK(set.empty());
     for (std::size_t i : {0, 5, 63, 64, 65, 200, 5}) set.insert(i);
@@ -91,7 +91,7 @@ TEST_CASE("keys: key_set holds any index", "[keys]") {
     CHECK_FALSE(set.contains(200));
 }
 
-TEST_CASE("keys: random with a fixed seed spreads evenly and repeats exactly", "[keys]") {
+TEST_CASE("rotation: random with a fixed seed spreads evenly and repeats exactly", "[keys]") {
     fake_clock clock;
     SECTION("40000 picks over 4 keys land within 5% of 10000 each") {
         key_pool pool(test_keys(4), fake_time_options(clock, rotation::random));
@@ -128,7 +128,7 @@ TEST_CASE("keys: random with a fixed seed spreads evenly and repeats exactly", "
     }
 }
 
-TEST_CASE("keys: least_used picks the key with the fewest requests in flight", "[keys]") {
+TEST_CASE("rotation: least_used picks the key with the fewest requests in flight", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(3), fake_time_options(clock, rotation::least_used));
 
@@ -153,7 +153,7 @@ TEST_CASE("keys: least_used picks the key with the fewest requests in flight", "
     }
 }
 
-TEST_CASE("keys: least_used balances leases held by concurrent threads", "[keys]") {
+TEST_CASE("rotation: least_used balances leases held by concurrent threads", "[keys]") {
     fake_clock clock;
     key_pool pool(test_keys(4), fake_time_options(clock, rotation::least_used));
     constexpr int threads = 12;

@@ -10,7 +10,7 @@ using msgbridge::key_sources;
 using keys_test::same_secret;
 using keys_test::test_key;
 
-TEST_CASE("keys: sources follow the Go original's precedence, highest non-empty source wins", "[keys]") {
+TEST_CASE("sources: the Go original's precedence, highest non-empty source wins", "[keys]") {
     key_sources all;
     all.provider_api_keys = test_key(1) + "," + test_key(2);
     all.provider_api_key = test_key(3);
@@ -64,7 +64,7 @@ TEST_CASE("keys: sources follow the Go original's precedence, highest non-empty 
     }
 }
 
-TEST_CASE("keys: collected keys are trimmed, de-duplicated and blank-free, in order", "[keys]") {
+TEST_CASE("sources: collected keys are trimmed, de-duplicated and blank-free, in order", "[keys]") {
     key_sources sources;
     sources.provider_api_keys = "  " + test_key(2) + " ,," + test_key(1) + "\t, " + test_key(2) + " ,\r\n" + test_key(3) + ",";
     const auto got = collect_keys(sources);
@@ -81,7 +81,7 @@ TEST_CASE("keys: collected keys are trimmed, de-duplicated and blank-free, in or
     CHECK(same_secret(from_config.keys[1], test_key(8)));
 }
 
-TEST_CASE("keys: PROVIDER_API_KEY is one key, never split on commas", "[keys]") {
+TEST_CASE("sources: PROVIDER_API_KEY is one key, never split on commas", "[keys]") {
     key_sources sources;
     sources.provider_api_key = test_key(1) + "," + test_key(2);
     const auto got = collect_keys(sources);
@@ -89,7 +89,7 @@ TEST_CASE("keys: PROVIDER_API_KEY is one key, never split on commas", "[keys]") 
     CHECK(same_secret(got.keys[0], test_key(1) + "," + test_key(2)));
 }
 
-TEST_CASE("keys: key sources are named as the user wrote them", "[keys]") {
+TEST_CASE("sources: each source is named as the user wrote it", "[keys]") {
     CHECK(msgbridge::to_string(key_source::provider_api_keys) == "PROVIDER_API_KEYS");
     CHECK(msgbridge::to_string(key_source::provider_api_key) == "PROVIDER_API_KEY");
     CHECK(msgbridge::to_string(key_source::nvidia_keys) == "nvidia_keys");
@@ -97,7 +97,7 @@ TEST_CASE("keys: key sources are named as the user wrote them", "[keys]") {
     CHECK(msgbridge::to_string(key_source::none) == "none");
 }
 
-TEST_CASE("keys: rotation strategies parse from their wire names", "[keys]") {
+TEST_CASE("rotation: strategies parse from their wire names", "[keys]") {
     using msgbridge::parse_rotation;
     using msgbridge::rotation;
     SECTION("the three names, with blanks around them") {

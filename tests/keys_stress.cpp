@@ -143,18 +143,18 @@ void run_stress(rotation strategy, std::uint32_t requests_per_minute) {
 
 }  // namespace
 
-TEST_CASE("keys: stress: threads acquiring, reporting and releasing keep the counters exact (round_robin)", "[keys]") {
+TEST_CASE("stress: threads acquiring, reporting and releasing keep the counters exact (round_robin)", "[keys]") {
     run_stress(rotation::round_robin, 0);
 }
 
-TEST_CASE("keys: stress: threads acquiring, reporting and releasing keep the counters exact (random)", "[keys]") {
+TEST_CASE("stress: threads acquiring, reporting and releasing keep the counters exact (random)", "[keys]") {
     run_stress(rotation::random, 0);
 }
 
-TEST_CASE("keys: stress: threads acquiring, reporting and releasing keep the counters exact (least_used)", "[keys]") {
+TEST_CASE("stress: threads acquiring, reporting and releasing keep the counters exact (least_used)", "[keys]") {
     run_stress(rotation::least_used, 0);
 }
 
-TEST_CASE("keys: stress: the same with pacing on", "[keys]") {
+TEST_CASE("stress: threads acquiring, reporting and releasing keep the counters exact (least_used, paced)", "[keys]") {
     run_stress(rotation::least_used, 200);
 }

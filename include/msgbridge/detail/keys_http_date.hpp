@@ -134,7 +134,8 @@ inline bool read_imf_fixdate(std::string_view text, http_date_fields& f) noexcep
 
 // Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT". Recipients must still
 // accept it; a two-digit year more than 50 years ahead of `now_year` is
-// taken as the most recent past year with those digits (RFC 9110 §5.6.7).
+// taken as the most recent past year with those digits (RFC 9110 §5.6.7),
+// so the year lands in (now_year - 50, now_year + 50].
 inline bool read_rfc850_date(std::string_view text, std::int64_t now_year, http_date_fields& f) noexcept {
     date_reader r(text);
     unsigned short_year = 0;
@@ -143,7 +144,11 @@ inline bool read_rfc850_date(std::string_view text, std::int64_t now_year, http_
                     r.time_of_day(f.hour, f.minute, f.second) && r.literal(" GMT") && r.at_end();
     if (!ok) return false;
     std::int64_t year = now_year - now_year % 100 + short_year;
-    if (year > now_year + 50) year -= 100;
+    if (year > now_year + 50) {
+        year -= 100;
+    } else if (year <= now_year - 50) {
+        year += 100;
+    }
     f.year = year;
     return true;
 }
@@ -168,8 +173,8 @@ inline bool read_asctime_date(std::string_view text, http_date_fields& f) noexce
 // read as 59: a one-second difference does not matter for a retry delay.
 inline std::optional<std::chrono::system_clock::time_point> parse_http_date(
     std::string_view text, std::chrono::system_clock::time_point now) noexcept {
-    const std::int64_t now_days =
-        std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24;
+    const std::int64_t now_seconds = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+    const std::int64_t now_days = now_seconds / 86400 - (now_seconds % 86400 < 0 ? 1 : 0);
     http_date_fields f;
     const bool ok = read_imf_fixdate(text, f) || read_rfc850_date(text, civil_from_days(now_days).year, f) ||
                     read_asctime_date(text, f);
