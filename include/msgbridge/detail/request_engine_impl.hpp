@@ -273,7 +273,15 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
 inline bool request_engine::walk(od::document& doc, bool counting, converted_request& out) {
     (void)counting;
     od::object top;
-    if (auto code = doc.get_object().get(top)) return fail_json(code, {}, "must be a JSON object");
+    if (auto code = doc.get_object().get(top)) {
+        if (code != simdjson::INCORRECT_TYPE) return fail_json(code, {}, {});
+        // Valid JSON of another type, or not JSON at all?
+        std::string_view token;
+        if (doc.raw_json_token().get(token)) return fail({}, "invalid JSON (not a JSON value)");
+        token = trim_json(token);
+        const bool json = !token.empty() && (token.front() == '[' || json_text_valid(token));
+        return json ? fail({}, "must be a JSON object") : fail({}, "invalid JSON (not a JSON value)");
+    }
     if (!read_model(top, out)) return false;
     // `model` decides the profile, which shapes every message, so it is read
     // first; every other field is then visited in document order.
@@ -541,6 +549,8 @@ inline bool request_engine::convert_tools(od::value value) {
                     return fail_json(code, "input_schema", "must be an object");
                 if (auto code = schema_object.raw_json().get(schema)) return fail_json(code, "input_schema", {});
                 schema = trim_json(schema);
+                // Copied upstream byte for byte, so it must be valid JSON in every byte.
+                if (!json_text_valid(schema)) return fail("input_schema", "invalid JSON");
             } else if (key_is(key, "type")) {
                 std::string_view raw_type;
                 if (!raw_string(field_value, "type", raw_type)) return false;
@@ -1115,7 +1125,7 @@ inline void request_engine::write_pieces(json_writer& writer, const piece* first
             case piece_kind::escaped: writer.raw_piece(item.text); break;
             case piece_kind::plain: writer.string_piece(item.text); break;
             case piece_kind::json_text:
-                writer.raw_piece_fill(2 * item.text.size() + 16,
+                writer.raw_piece_fill(6 * item.text.size() + 16,
                                       [&](char* out) { return minify_into_string(item.text, out); });
                 break;
         }

@@ -64,7 +64,7 @@ inline bool escapes_valid(std::string_view content) noexcept {
 
 /// Writes `json` (valid JSON text) minified and escaped as the inside of a
 /// JSON string: what OpenAI's `function.arguments` wants from Anthropic's
-/// `input` object. Needs room for 2 * json.size() + 16 bytes at `out`;
+/// `input` object. Needs room for 6 * json.size() + 16 bytes at `out`;
 /// returns the bytes written.
 inline std::size_t minify_into_string(std::string_view json, char* out) noexcept {
     const char* p = json.data();
@@ -74,7 +74,23 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
         const char c = *p++;
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
         if (c != '"') {
-            *o++ = c;
+            // Outside strings only structure, numbers and literals are legal;
+            // anything else is still escaped, so the result is always a valid
+            // JSON string whatever the input held.
+            if (c == '\\') {
+                *o++ = '\\';
+                *o++ = '\\';
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                static constexpr char hex[] = "0123456789abcdef";
+                *o++ = '\\';
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+                *o++ = hex[static_cast<unsigned char>(c) & 0xF];
+            } else {
+                *o++ = c;
+            }
             continue;
         }
         *o++ = '\\';
@@ -118,6 +134,156 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
         }
     }
     return static_cast<std::size_t>(o - out);
+}
+
+/// Whether `json` is one complete JSON value. For text simdjson's stage 1 has
+/// seen (UTF-8 valid, strings closed): On-Demand skips what we copy raw
+/// (`input_schema`), so its atoms and escapes are checked here instead.
+inline bool json_text_valid(std::string_view json) noexcept {
+    const char* p = json.data();
+    const char* const end = p + json.size();
+    constexpr std::size_t max_depth = 1024;
+    bool in_object[max_depth];
+    std::size_t depth = 0;
+    auto skip_space = [&] {
+        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    };
+    auto scan_string = [&]() -> bool {  // at the opening quote
+        ++p;
+        for (;;) {
+#ifdef MSGBRIDGE_REQUEST_SSE2
+            while (end - p >= 16) {
+                const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+                const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')),
+                                                                _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
+                if (mask == 0) {
+                    p += 16;
+                    continue;
+                }
+                p += __builtin_ctz(static_cast<unsigned>(mask));
+                break;
+            }
+#endif
+            while (p < end && *p != '"' && *p != '\\') {
+                if (static_cast<unsigned char>(*p) < 0x20) return false;
+                ++p;
+            }
+            if (p >= end) return false;
+            if (*p == '"') {
+                ++p;
+                return true;
+            }
+            ++p;
+            if (p >= end) return false;
+            switch (*p) {
+                case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                    ++p;
+                    break;
+                case 'u':
+                    if (end - p < 5 || !is_hex_digit(p[1]) || !is_hex_digit(p[2]) || !is_hex_digit(p[3]) ||
+                        !is_hex_digit(p[4]))
+                        return false;
+                    p += 5;
+                    break;
+                default:
+                    return false;
+            }
+        }
+    };
+    auto digits = [&] {
+        const char* start = p;
+        while (p < end && *p >= '0' && *p <= '9') ++p;
+        return p > start;
+    };
+    auto scan_number = [&]() -> bool {
+        if (*p == '-') ++p;
+        if (p >= end) return false;
+        if (*p == '0') {
+            ++p;
+        } else if (!digits()) {
+            return false;
+        }
+        if (p < end && *p == '.') {
+            ++p;
+            if (!digits()) return false;
+        }
+        if (p < end && (*p == 'e' || *p == 'E')) {
+            ++p;
+            if (p < end && (*p == '+' || *p == '-')) ++p;
+            if (!digits()) return false;
+        }
+        return true;
+    };
+    auto literal = [&](std::string_view word) {
+        if (static_cast<std::size_t>(end - p) < word.size() || std::memcmp(p, word.data(), word.size()) != 0)
+            return false;
+        p += word.size();
+        return true;
+    };
+    for (;;) {
+        // A value is expected here.
+        skip_space();
+        if (p >= end) return false;
+        bool closed_empty = false;
+        switch (*p) {
+            case '{':
+            case '[': {
+                if (depth == max_depth) return false;
+                const bool object = *p == '{';
+                in_object[depth++] = object;
+                ++p;
+                skip_space();
+                if (p < end && *p == (object ? '}' : ']')) {
+                    ++p;
+                    --depth;
+                    closed_empty = true;
+                    break;
+                }
+                if (object) {
+                    if (p >= end || *p != '"' || !scan_string()) return false;
+                    skip_space();
+                    if (p >= end || *p != ':') return false;
+                    ++p;
+                }
+                continue;
+            }
+            case '"':
+                if (!scan_string()) return false;
+                break;
+            case 't':
+                if (!literal("true")) return false;
+                break;
+            case 'f':
+                if (!literal("false")) return false;
+                break;
+            case 'n':
+                if (!literal("null")) return false;
+                break;
+            default:
+                if (*p != '-' && (*p < '0' || *p > '9')) return false;
+                if (!scan_number()) return false;
+        }
+        (void)closed_empty;
+        // After a value: close containers, or go on to the next member.
+        for (;;) {
+            skip_space();
+            if (depth == 0) return p == end;
+            if (p >= end) return false;
+            const char c = *p++;
+            if (c == ',') {
+                if (in_object[depth - 1]) {
+                    skip_space();
+                    if (p >= end || *p != '"' || !scan_string()) return false;
+                    skip_space();
+                    if (p >= end || *p != ':') return false;
+                    ++p;
+                }
+                break;
+            }
+            if (c != (in_object[depth - 1] ? '}' : ']')) return false;
+            --depth;
+        }
+    }
 }
 
 /// Decodes the inside of a JSON string token whose escapes were checked by
