@@ -155,6 +155,7 @@ struct connection {
     std::size_t out_sent = 0;
     bool close_after = false;  // the client asked for Connection: close
     bool want_out = false;     // EPOLLOUT registered
+    bool timer_armed = false;  // a timer for next_due_us is queued
     bool streaming = false;
     int content_left = 0;
     std::int64_t interval_us = 0;
@@ -297,7 +298,8 @@ private:
             if (c->interval_us > 0) {
                 std::int64_t now = bench::now_us();
                 if (now < c->next_due_us) {
-                    timers_.push(timer{c->next_due_us, c->fd, c->id});
+                    if (!c->timer_armed) timers_.push(timer{c->next_due_us, c->fd, c->id});
+                    c->timer_armed = true;
                     return true;
                 }
                 c->next_due_us = now + c->interval_us;
@@ -323,7 +325,9 @@ private:
             timer t = timers_.top();
             timers_.pop();
             connection* c = find(t.fd);
-            if (c && c->id == t.id && c->streaming && !pending(c)) produce(c);
+            if (!c || c->id != t.id) continue;
+            c->timer_armed = false;
+            if (c->streaming && !pending(c)) produce(c);
         }
     }
 
