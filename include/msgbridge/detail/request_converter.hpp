@@ -64,6 +64,7 @@ struct block_fields {
     bool has_input = false;
     bool is_error = false;
     bool has_source = false;
+    bool source_not_object = false;
     std::string_view source_type;  // decoded
     std::string_view media_type, source_data, url, file_id;  // escaped
     bool has_content = false;

@@ -833,7 +833,16 @@ inline bool request_engine::capture_block(od::value value, block_fields& block, 
                 }
                 break;
             case 's':
-                if (key_is(key, "source") && !capture_source(v, block)) return false;
+                if (key_is(key, "source")) {
+                    // search_result blocks carry a string source; only images
+                    // and documents need an object, and say so when they see it.
+                    const std::string_view token = v.raw_json_token();
+                    if (!token.empty() && token.front() != '{') {
+                        block.source_not_object = true;
+                    } else if (!capture_source(v, block)) {
+                        return false;
+                    }
+                }
                 break;
             case 'd':
                 if (key_is(key, "data") && !raw_string(v, "data", block.data)) return false;
@@ -920,6 +929,8 @@ inline bool request_engine::capture_content(od::value value) {
 }
 
 inline bool request_engine::image_part(const block_fields& block, bool into_tool_text) {
+    if (block.source_not_object) return fail("source", "must be an object");
+    if (block.source_not_object) return fail("source", "must be an object");
     if (!block.has_source) return fail("source", "required");
     auto guard = push("source");
     const std::string_view type = block.source_type;
@@ -967,6 +978,8 @@ inline bool request_engine::image_part(const block_fields& block, bool into_tool
 }
 
 inline bool request_engine::document_part(const block_fields& block) {
+    if (block.source_not_object) return fail("source", "must be an object");
+    if (block.source_not_object) return fail("source", "must be an object");
     if (!block.has_source) return fail("source", "required");
     auto guard = push("source");
     const std::string_view type = block.source_type;
