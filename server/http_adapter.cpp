@@ -2,6 +2,7 @@
 #include "http_adapter.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <stdexcept>
@@ -60,6 +61,16 @@ public:
     void raise_backlog(int backlog) {
         auto sock = svr_sock_.load();
         if (sock != INVALID_SOCKET) ::listen(sock, backlog);
+    }
+    // httplib's stop() does nothing until listen_after_bind() has set its
+    // running flag, so a stop() right after start would be lost and run()
+    // would never return. Closing the socket ourselves works at any moment.
+    void close_listener() {
+        auto sock = svr_sock_.exchange(INVALID_SOCKET);
+        if (sock != INVALID_SOCKET) {
+            ::shutdown(sock, SHUT_RDWR);
+            ::close(sock);
+        }
     }
 };
 
@@ -226,7 +237,7 @@ void http_server::run() {
     impl_->queue = nullptr;  // httplib deleted it once every connection finished
 }
 
-void http_server::stop() { impl_->server.stop(); }
+void http_server::stop() { impl_->server.close_listener(); }
 
 std::size_t http_server::active_connections() const {
     auto* q = impl_->queue.load();

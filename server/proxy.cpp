@@ -508,17 +508,23 @@ private:
                                 batch);
             }
         }
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!batch.empty() && !client_gone_) {
-            if (!first_byte_) first_byte_ = steady::now();
-            collect_preview(batch);
-            pending_ += batch;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!batch.empty() && !client_gone_) {
+                if (!first_byte_) first_byte_ = steady::now();
+                collect_preview(batch);
+                pending_ += batch;
+            }
+            input_tokens_ = converter_.input_tokens();
+            output_tokens_ = converter_.output_tokens();
+            finished_ = steady::now();
         }
-        input_tokens_ = converter_.input_tokens();
-        output_tokens_ = converter_.output_tokens();
+        // Logged before the stream's end is published, so the line exists by
+        // the time the client sees the last byte (the tests rely on that).
+        if (result_.committed) log_summary(200);
+        std::lock_guard<std::mutex> lock(mutex_);
         if (!result_.committed) phase_ = phase::failed;
         ended_ = true;
-        finished_ = steady::now();
         changed_.notify_all();
     }
 
@@ -593,7 +599,6 @@ public:
         // Whatever happened to the connection, the upstream must not outlive it.
         session_->cancel_by_client();
         session_->join();
-        session_->log_summary(200);
         done_(session_.get());
     }
     bool next(std::string& out) override { return session_->next(out); }

@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -108,7 +110,7 @@ public:
 
     void stop() {
         if (thread_.joinable()) {
-            server_.stop();
+            server_.close_listener();
             thread_.join();
         }
     }
@@ -145,6 +147,14 @@ private:
     // for the tests that open hundreds of streams at once.
     struct server_type : httplib::Server {
         void raise_backlog() { ::listen(svr_sock_.load(), 1024); }
+        // Server::stop() is lost if it comes before listen_after_bind() starts.
+        void close_listener() {
+            auto sock = svr_sock_.exchange(INVALID_SOCKET);
+            if (sock != INVALID_SOCKET) {
+                ::shutdown(sock, SHUT_RDWR);
+                ::close(sock);
+            }
+        }
     };
 
     void serve(const httplib::Request& req, httplib::Response& res) {
