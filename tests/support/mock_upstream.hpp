@@ -288,6 +288,7 @@ public:
         svc_ = std::make_unique<proxy::service>(cfg_, *transport_, proxy::logger([this](std::string_view line) {
                                                     std::lock_guard<std::mutex> lock(log_mutex_);
                                                     log_.emplace_back(line);
+                                                    log_changed_.notify_all();
                                                 }));
         server_ = std::make_unique<proxy::http_server>(cfg_, *svc_);
         port_ = server_->bind();
@@ -318,6 +319,16 @@ public:
         for (const auto& l : log()) all += l;
         return all;
     }
+    /// Waits until a log line contains `text`; false if the safety net expired.
+    bool wait_for_log(const std::string& text) {
+        std::unique_lock<std::mutex> lock(log_mutex_);
+        return log_changed_.wait_for(lock, patience, [&] {
+            for (const auto& l : log_) {
+                if (l.find(text) != std::string::npos) return true;
+            }
+            return false;
+        });
+    }
 
 private:
     proxy::config cfg_;
@@ -327,6 +338,7 @@ private:
     int port_ = 0;
     std::thread thread_;
     mutable std::mutex log_mutex_;
+    std::condition_variable log_changed_;
     std::vector<std::string> log_;
 };
 
