@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// Usage: bench_request_convert [rounds=30] [iterations_per_round=20]
+// Converts a generated ~200 KB Claude-Code-shaped request with msgbridge and
+// with a DOM baseline, checks both give the same JSON, then times them
+// alternately and prints best and median MB/s and µs per request.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include <msgbridge/request.hpp>
+
+#include "baseline.hpp"
+#include "bench_config.h"
+#include "generate.hpp"
+
+namespace {
+
+#define MSGBRIDGE_BENCH_STR2(x) #x
+#define MSGBRIDGE_BENCH_STR(x) MSGBRIDGE_BENCH_STR2(x)
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    }
+    return "unknown";
+}
+
+struct stats {
+    double best_us;
+    double median_us;
+};
+
+stats summarize(std::vector<double> us) {
+    std::sort(us.begin(), us.end());
+    return {us.front(), us[us.size() / 2]};
+}
+
+volatile std::size_t sink = 0;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int rounds = argc > 1 ? std::atoi(argv[1]) : 30;
+    const int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
+
+    const std::string request = bench::claude_code_request();
+    const simdjson::padded_string padded(request);
+    std::string in_place = request;
+    in_place.reserve(request.size() + simdjson::SIMDJSON_PADDING);
+
+    msgbridge::request_options options;
+    options.default_model = "z-ai/glm5";
+    msgbridge::request_converter converter(options);
+    bench::dom_baseline baseline;
+
+    // Both must produce the same JSON before anything is timed.
+    auto ours = converter.convert(request);
+    if (!ours) {
+        std::fprintf(stderr, "msgbridge failed: %s\n", ours.error().message.c_str());
+        return 1;
+    }
+    const std::string theirs = baseline.convert(padded);
+    rapidjson::Document a, b;
+    a.Parse(ours->body.c_str());
+    b.Parse(theirs.c_str());
+    if (a.HasParseError() || b.HasParseError() || a != b) {
+        std::fprintf(stderr, "outputs differ\nmsgbridge: %.300s\nbaseline:  %.300s\n", ours->body.c_str(), theirs.c_str());
+        return 1;
+    }
+
+    std::printf("request_convert: Anthropic -> OpenAI request, generated Claude-Code-shaped input\n");
+    std::printf("cpu: %s\n", cpu_model().c_str());
+    std::printf("compiler: %s, build %s, flags '%s'%s\n", __VERSION__, MSGBRIDGE_BENCH_BUILD_TYPE, MSGBRIDGE_BENCH_FLAGS,
+#ifdef RAPIDJSON_SSE2
+                " RAPIDJSON_SSE2"
+#else
+                ""
+#endif
+    );
+    std::printf("simdjson %s: stage 1 kernel '%s' (runtime), On-Demand walk kernel '%s' (compile time)\n",
+                MSGBRIDGE_BENCH_STR(SIMDJSON_VERSION), simdjson::get_active_implementation()->name().c_str(),
+                MSGBRIDGE_BENCH_STR(SIMDJSON_BUILTIN_IMPLEMENTATION));
+    std::printf("input %zu bytes (%zu tools, 40 turns), output %zu bytes; outputs equal as parsed JSON: yes\n",
+                request.size(), static_cast<std::size_t>(20), ours->body.size());
+    std::printf("%d rounds x %d requests, order alternating each round\n\n", rounds, iterations);
+
+    using clock = std::chrono::steady_clock;
+    auto time_us = [&](auto&& fn) {
+        const auto start = clock::now();
+        for (int i = 0; i < iterations; ++i) fn();
+        return std::chrono::duration<double, std::micro>(clock::now() - start).count() / iterations;
+    };
+    msgbridge::converted_request reused;
+    auto run_copy = [&] { auto r = converter.convert(request); sink = sink + r->body.size(); };
+    auto run_in_place = [&] {
+        reused.body.clear();
+        auto r = converter.convert_into(in_place, reused, in_place.capacity());
+        sink = sink + (r ? reused.body.size() : 0);
+    };
+    auto run_baseline = [&] { sink = sink + baseline.convert(padded).size(); };
+
+    std::vector<double> copy_us, in_place_us, baseline_us;
+    for (int i = 0; i < 3; ++i) {  // warm up caches and buffers
+        run_copy();
+        run_in_place();
+        run_baseline();
+    }
+    for (int round = 0; round < rounds; ++round) {
+        if (round % 2 == 0) {
+            copy_us.push_back(time_us(run_copy));
+            in_place_us.push_back(time_us(run_in_place));
+            baseline_us.push_back(time_us(run_baseline));
+        } else {
+            baseline_us.push_back(time_us(run_baseline));
+            in_place_us.push_back(time_us(run_in_place));
+            copy_us.push_back(time_us(run_copy));
+        }
+    }
+    const double mb = static_cast<double>(request.size()) / 1e6;
+    auto print = [&](const char* name, const stats& s) {
+        std::printf("%-44s best %8.1f us  %7.0f MB/s   median %8.1f us  %7.0f MB/s\n", name, s.best_us, mb / (s.best_us / 1e6),
+                    s.median_us, mb / (s.median_us / 1e6));
+    };
+    const stats copy_stats = summarize(copy_us);
+    const stats in_place_stats = summarize(in_place_us);
+    const stats baseline_stats = summarize(baseline_us);
+    print("msgbridge convert (copies into padded buffer)", copy_stats);
+    print("msgbridge convert_into (in place, reused)", in_place_stats);
+    print("baseline simdjson DOM -> RapidJSON Document", baseline_stats);
+    std::printf("\nspeed-up vs baseline (median): %.2fx (convert), %.2fx (convert_into in place)\n",
+                baseline_stats.median_us / copy_stats.median_us, baseline_stats.median_us / in_place_stats.median_us);
+    return 0;
+}
