@@ -77,6 +77,7 @@ struct recorded {
     std::string authorization;  ///< the Authorization header, "" when absent
     std::string accept;
     std::string body;
+    int remote_port = 0;  ///< the proxy's side of the connection: equal ports, reused connection
 };
 
 /// What the mock answers.
@@ -100,23 +101,41 @@ public:
     using handler = std::function<reply(const recorded& request, std::size_t index)>;
 
     explicit upstream(handler h, std::size_t threads = 32) : handler_(std::move(h)) {
-        server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-        server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        server_.raise_backlog();
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        auto plain = std::make_unique<server_type<httplib::Server>>();
+        close_ = [s = plain.get()] { s->close_listener(); };
+        server_ = std::move(plain);
+        start(threads);
+    }
+
+    /// An HTTPS upstream with the given PEM certificate and key.
+    upstream(handler h, const std::string& cert_file, const std::string& key_file, std::size_t threads = 32)
+        : handler_(std::move(h)) {
+        auto tls = std::make_unique<server_type<httplib::SSLServer>>(cert_file.c_str(), key_file.c_str());
+        close_ = [s = tls.get()] { s->close_listener(); };
+        server_ = std::move(tls);
+        scheme_ = "https";
+        start(threads);
+    }
+
+    void start(std::size_t threads) {
+        server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        port_ = server_->bind_to_any_port("127.0.0.1");
+        // 0.11.4 listens with a backlog of 5; the concurrency tests open hundreds of connections at once.
+        ::listen(static_cast<int>(port_socket()), 1024);
+        thread_ = std::thread([this] { server_->listen_after_bind(); });
     }
     ~upstream() { stop(); }
 
     void stop() {
         if (thread_.joinable()) {
-            server_.close_listener();
+            close_();
             thread_.join();
         }
     }
 
     int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions"; }
+    std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions"; }
 
     std::vector<recorded> requests() const {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -143,22 +162,29 @@ public:
 
 private:
     // bind_to_any_port already listens, so connections wait in the backlog
-    // until listen_after_bind accepts them; 0.11.4's backlog of 5 is raised
-    // for the tests that open hundreds of streams at once.
-    struct server_type : httplib::Server {
-        void raise_backlog() { ::listen(svr_sock_.load(), 1024); }
+    // until listen_after_bind accepts them.
+    template <class Base>
+    struct server_type : Base {
+        using Base::Base;
+        int socket() const { return static_cast<int>(this->svr_sock_.load()); }
         // Server::stop() is lost if it comes before listen_after_bind() starts.
         void close_listener() {
-            auto sock = svr_sock_.exchange(INVALID_SOCKET);
+            auto sock = this->svr_sock_.exchange(INVALID_SOCKET);
             if (sock != INVALID_SOCKET) {
                 ::shutdown(sock, SHUT_RDWR);
                 ::close(sock);
             }
         }
     };
+    int port_socket() const {
+        if (auto* p = dynamic_cast<server_type<httplib::Server>*>(server_.get())) return p->socket();
+        if (auto* t = dynamic_cast<server_type<httplib::SSLServer>*>(server_.get())) return t->socket();
+        return -1;
+    }
 
     void serve(const httplib::Request& req, httplib::Response& res) {
-        recorded r{req.path, req.get_header_value("Authorization"), req.get_header_value("Accept"), req.body};
+        recorded r{req.path, req.get_header_value("Authorization"), req.get_header_value("Accept"), req.body,
+                   req.remote_port};
         std::size_t index;
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -206,7 +232,9 @@ private:
     }
 
     handler handler_;
-    server_type server_;
+    std::unique_ptr<httplib::Server> server_;
+    std::function<void()> close_;
+    std::string scheme_ = "http";
     int port_ = -1;
     std::thread thread_;
     mutable std::mutex mutex_;
