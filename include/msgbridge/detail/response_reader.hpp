@@ -60,6 +60,7 @@ struct openai_fields {
     openai_usage usage;
     upstream_error_fields error;
     bool content_parts = false;  // content arrived as an array of parts (see content_scratch)
+    bool want_model = true;      // the stream never needs the upstream's model name
     std::string content_scratch;
 
     void clear() noexcept {
@@ -369,13 +370,18 @@ inline error_code read_body(od::document& document, openai_fields& body) {
         } else if (key == "usage") {
             err = read_usage(field.value(), body.usage);
         } else if (key == "model") {
-            err = optional_string(field.value(), body.model);
+            if (body.want_model) err = optional_string(field.value(), body.model);
         } else if (key == "error") {
             err = read_error(field.value(), body.error);
         } else if (key == "object") {
-            std::string_view text;
-            err = optional_string(field.value(), text);
-            object_is_error = text == "error";
+            // Compared raw: every chunk has "object", and it is never escaped.
+            od::json_type type;
+            if ((err = field.value().type().get(type))) return err;
+            if (type == od::json_type::string) {
+                od::raw_json_string text;
+                if ((err = field.value().get_raw_json_string().get(text))) return err;
+                object_is_error = text == "error";
+            }
         } else if (key == "message") {
             err = optional_string(field.value(), body.error.message);
         } else if (key == "detail") {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -75,40 +77,37 @@ public:
     }
 
     // A delta whose one string field is `head` followed by `text`; `head`
-    // is usually empty (it carries held-back leading whitespace).
-    void delta(std::string& out, std::uint64_t index, std::string_view delta_type, std::string_view field,
-               std::string_view head, std::string_view text) {
-        begin();
-        w_.key("type");
-        w_.string("content_block_delta");
-        w_.key("index");
-        w_.uint64(index);
-        w_.key("delta");
-        w_.start_object();
-        w_.key("type");
-        w_.string(delta_type);
-        w_.key(field);
-        if (head.empty()) {
-            w_.string(text);
-        } else {
-            w_.begin_string();
-            w_.string_piece(head);
-            w_.string_piece(text);
-            w_.end_string();
-        }
-        w_.end_object();
-        w_.end_object();
-        end(out, "content_block_delta");
+    // is usually empty (it carries held-back leading whitespace). Deltas
+    // and stops are most of a stream, so they are written straight into
+    // `out` from fixed templates: only the text needs escaping.
+    static void delta(std::string& out, std::uint64_t index, std::string_view delta_type, std::string_view field,
+                      std::string_view head, std::string_view text) {
+        // The fixed part is assembled on the stack and appended once.
+        static constexpr std::string_view start = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":";
+        static constexpr std::string_view middle = ",\"delta\":{\"type\":\"";
+        char prefix[256];  // start (~75) + 20 digits + middle + two names of at most 24
+        char* p = prefix;
+        auto put = [&p](std::string_view piece) {
+            std::memcpy(p, piece.data(), piece.size());
+            p += piece.size();
+        };
+        put(start);
+        p = std::to_chars(p, p + 20, index).ptr;
+        put(middle);
+        put(delta_type.substr(0, 24));
+        put("\",\"");
+        put(field.substr(0, 24));
+        put("\":\"");
+        out.append(prefix, static_cast<std::size_t>(p - prefix));
+        append_escaped(out, head);
+        append_escaped(out, text);
+        out += "\"}}\n\n";
     }
 
-    void block_stop(std::string& out, std::uint64_t index) {
-        begin();
-        w_.key("type");
-        w_.string("content_block_stop");
-        w_.key("index");
-        w_.uint64(index);
-        w_.end_object();
-        end(out, "content_block_stop");
+    static void block_stop(std::string& out, std::uint64_t index) {
+        out += "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":";
+        append_number(out, index);
+        out += "}\n\n";
     }
 
     void message_delta(std::string& out, std::string_view stop_reason, std::string_view stop_sequence,
@@ -132,6 +131,46 @@ public:
 
     static void message_stop(std::string& out) {
         out += "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    }
+
+    // JSON string escaping with exactly RapidJSON's Writer rules (short
+    // escapes for \b \t \n \f \r, \u00XX with uppercase hex for other
+    // control bytes, nothing else), so every event reads the same whichever
+    // path wrote it. Text is mostly plain: copy runs, escape the rare byte.
+    static void append_escaped(std::string& out, std::string_view text) {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        const char* p = text.data();
+        const char* const end = p + text.size();
+        while (p < end) {
+            const char* run = p;
+            while (p < end) {
+                const auto byte = static_cast<unsigned char>(*p);
+                if (byte < 0x20 || byte == '"' || byte == '\\') break;
+                ++p;
+            }
+            out.append(run, static_cast<std::size_t>(p - run));
+            if (p == end) break;
+            const auto byte = static_cast<unsigned char>(*p++);
+            switch (byte) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\b': out += "\\b"; break;
+                case '\t': out += "\\t"; break;
+                case '\n': out += "\\n"; break;
+                case '\f': out += "\\f"; break;
+                case '\r': out += "\\r"; break;
+                default: {
+                    const char escaped[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0xF]};
+                    out.append(escaped, 6);
+                }
+            }
+        }
+    }
+
+    static void append_number(std::string& out, std::uint64_t value) {
+        char digits[20];
+        const auto result = std::to_chars(digits, digits + sizeof digits, value);
+        out.append(digits, static_cast<std::size_t>(result.ptr - digits));
     }
 
 private:

@@ -28,6 +28,7 @@ inline stream_converter::stream_converter(response_context context, stream_optio
       message_id_(options_.message_id.empty() ? ids_.make("msg_") : options_.message_id),
       sse_(options_.max_event_bytes) {
     preview_.reserve(options_.text_preview_bytes);
+    chunk_.want_model = false;
 }
 
 inline bool stream_converter::done() const noexcept { return done_; }
