@@ -40,7 +40,7 @@ struct config {
     unsigned stream_idle_timeout_seconds = 300;  ///< upstream silence that ends a stream
     unsigned ping_interval_seconds = 5;          ///< ping events during upstream silence
     unsigned shutdown_grace_seconds = 30;        ///< SIGTERM: time given to running streams
-    unsigned keep_alive_timeout_seconds = 30;    ///< idle inbound keep-alive connections
+    unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
 

@@ -2,7 +2,6 @@
 #include "http_adapter.hpp"
 
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <stdexcept>
@@ -62,16 +61,20 @@ public:
         auto sock = svr_sock_.load();
         if (sock != INVALID_SOCKET) ::listen(sock, backlog);
     }
-    // httplib's stop() does nothing until listen_after_bind() has set its
-    // running flag, so a stop() right after start would be lost and run()
-    // would never return. Closing the socket ourselves works at any moment.
-    void close_listener() {
-        auto sock = svr_sock_.exchange(INVALID_SOCKET);
-        if (sock != INVALID_SOCKET) {
-            ::shutdown(sock, SHUT_RDWR);
-            ::close(sock);
-        }
+    // Stops accept() without closing the socket: httplib then closes it
+    // itself and waits for its connections. Server::stop() is no use here:
+    // it is lost if called before listen_after_bind() has started, and it
+    // cuts every chunked response at once (0.11.4's chunked writer stops as
+    // soon as the listening socket is invalid), which would break running
+    // streams instead of letting them finish.
+    void stop_accepting() {
+        auto sock = svr_sock_.load();
+        if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);
     }
+    // Marks the listener gone: idle keep-alive connections end and chunked
+    // responses still running are cut. Call after stop_accepting(); the
+    // socket itself was closed by httplib when accept() failed.
+    void close_connections() { svr_sock_.exchange(INVALID_SOCKET); }
 };
 
 http_request to_plain(const httplib::Request& req, const httplib::Response& res) {
@@ -237,7 +240,14 @@ void http_server::run() {
     impl_->queue = nullptr;  // httplib deleted it once every connection finished
 }
 
-void http_server::stop() { impl_->server.close_listener(); }
+void http_server::stop_accepting() { impl_->server.stop_accepting(); }
+
+void http_server::close_connections() { impl_->server.close_connections(); }
+
+void http_server::stop() {
+    stop_accepting();
+    close_connections();
+}
 
 std::size_t http_server::active_connections() const {
     auto* q = impl_->queue.load();

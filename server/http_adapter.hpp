@@ -26,7 +26,11 @@ public:
     /// Accepts and serves until stop(); returns once every connection has finished.
     void run();
 
-    /// Stops accepting new connections; running ones continue. Thread-safe.
+    /// Stops accepting new connections; running ones (streams included) continue. Thread-safe.
+    void stop_accepting();
+    /// Ends idle keep-alive connections and cuts streams still running; after stop_accepting().
+    void close_connections();
+    /// Both: what tests use to tear down.
     void stop();
 
     /// Connections being served now.

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
     }
     if (cfg.server_api_key.empty() && !is_loopback_host(cfg.listen_host)) {
         log.line("WARNING: ************************************************************************");
-        log.line("WARNING: listening on " + cfg.listen_host + " without SERVER_API_KEY: anyone who can reach");
+        log.line("WARNING: the proxy accepts connections on " + cfg.listen_host + " without SERVER_API_KEY: anyone who can reach");
         log.line("WARNING: this port spends your upstream keys. Set SERVER_API_KEY or ADDR=127.0.0.1:" +
                  std::to_string(port));
         log.line("WARNING: ************************************************************************");
@@ -103,23 +103,30 @@ int main(int argc, char** argv) {
         if (finished) return;
         log.line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                  ": no new connections; running streams get " + std::to_string(cfg.shutdown_grace_seconds) + " s");
-        server.stop();
+        svc.begin_shutdown();
+        server.stop_accepting();
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.shutdown_grace_seconds);
-        while (!finished && svc.active_streams() > 0 && std::chrono::steady_clock::now() < deadline) {
-            // A second signal cuts the grace period short.
-            timespec tick{0, 100 * 1000 * 1000};
-            siginfo_t info;
-            if (sigtimedwait(&signals, &info, &tick) > 0) break;
-        }
+        auto wait_streams = [&](std::chrono::steady_clock::time_point until) {
+            while (!finished && svc.active_streams() > 0 && std::chrono::steady_clock::now() < until) {
+                // A second signal cuts the wait short.
+                timespec tick{0, 50 * 1000 * 1000};
+                siginfo_t info;
+                if (sigtimedwait(&signals, &info, &tick) > 0) return;
+            }
+        };
+        wait_streams(deadline);
         if (svc.active_streams() > 0) {
             log.line("grace period over: ending " + std::to_string(svc.active_streams()) + " stream(s) with an error event");
             svc.abort_streams();
+            wait_streams(std::chrono::steady_clock::now() + std::chrono::seconds(5));
         }
-        // Idle keep-alive connections close within keep_alive_timeout; do not wait longer than that.
-        auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.keep_alive_timeout_seconds + 35);
-        while (!finished && std::chrono::steady_clock::now() < hard) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // Idle keep-alive connections end now; a request still waiting for
+        // the upstream gets until the hard deadline below.
+        server.close_connections();
+        auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.keep_alive_timeout_seconds + 2);
+        while (!finished && std::chrono::steady_clock::now() < hard) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (!finished) {
-            log.line("connections still open after the grace period; exiting");
+            log.line("requests still running after the grace period; exiting");
             std::fflush(stderr);
             std::_Exit(0);
         }

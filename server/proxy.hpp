@@ -72,6 +72,8 @@ public:
     /// The Anthropic-shaped error response for `err`.
     static http_response error_response(const msgbridge::error& err);
 
+    /// Shutdown has begun: new messages are refused with 529 overloaded_error.
+    void begin_shutdown() { aborting_ = true; }
     /// The grace period is over: every running stream ends with an `error` event.
     void abort_streams();
     std::size_t active_streams() const;

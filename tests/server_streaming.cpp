@@ -170,12 +170,20 @@ TEST_CASE("streaming: when the shutdown grace period ends, running streams end w
     });
     mock::running_proxy proxy(mock::test_config(up.url()));
     mock::stream_result result;
-    std::thread client([&] { result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true)); });
+    auto started = std::make_shared<mock::gate>();
+    std::thread client([&] {
+        result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true), [&](const mock::sse_event&) {
+            started->open();  // the stream is running: its first event reached the client
+            return true;
+        });
+    });
+    REQUIRE(started->wait());
     REQUIRE(hold->wait_for_waiters(1));
     proxy.service().abort_streams();
     client.join();
     hold->open();
     auto names = mock::event_names(result.events);
+    INFO("status " << result.status << " error " << httplib::to_string(result.error) << " raw " << result.raw);
     REQUIRE_FALSE(names.empty());
     CHECK(names.back() == "error");
     CHECK(result.events.back().data.find("overloaded_error") != std::string::npos);

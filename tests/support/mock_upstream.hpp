@@ -323,8 +323,10 @@ public:
         thread_ = std::thread([this] { server_->run(); });
     }
     ~running_proxy() {
-        server_->stop();
+        svc_->begin_shutdown();
+        server_->stop_accepting();
         svc_->abort_streams();
+        server_->close_connections();
         thread_.join();
     }
 

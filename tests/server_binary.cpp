@@ -1,0 +1,235 @@
+// The built claude-nvidia-proxy binary: the Go original's README curl
+// examples, command line, start-up errors and SIGTERM.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "support/mock_upstream.hpp"
+
+extern char** environ;
+
+namespace {
+
+// Runs the binary with exactly `env` (plus PATH) in `cwd`; collects stderr and stdout.
+class child_process {
+public:
+    child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& cwd = "/tmp") {
+        int out[2];
+        REQUIRE(pipe(out) == 0);
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            dup2(out[1], 1);
+            dup2(out[1], 2);
+            close(out[0]);
+            close(out[1]);
+            if (chdir(cwd.c_str()) != 0) _exit(127);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            env.push_back("PATH=/usr/bin:/bin");
+            std::vector<char*> envp;
+            for (auto& e : env) envp.push_back(e.data());
+            envp.push_back(nullptr);
+            execve(argv[0], argv.data(), envp.data());
+            _exit(127);
+        }
+        close(out[1]);
+        reader_ = std::thread([this, fd = out[0]] {
+            char buffer[4096];
+            for (;;) {
+                ssize_t n = read(fd, buffer, sizeof buffer);
+                if (n <= 0) break;
+                std::lock_guard<std::mutex> lock(mutex_);
+                output_.append(buffer, static_cast<std::size_t>(n));
+                changed_.notify_all();
+            }
+            close(fd);
+            std::lock_guard<std::mutex> lock(mutex_);
+            eof_ = true;
+            changed_.notify_all();
+        });
+    }
+    ~child_process() {
+        if (!exited_) {
+            kill(pid_, SIGKILL);
+            (void)wait();
+        }
+        if (reader_.joinable()) reader_.join();
+    }
+
+    /// Waits until the output contains `text`; returns the output.
+    bool wait_for(const std::string& text) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, mock::patience, [&] { return output_.find(text) != std::string::npos || eof_; }) &&
+               output_.find(text) != std::string::npos;
+    }
+    std::string output() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return output_;
+    }
+    void signal(int sig) { kill(pid_, sig); }
+    int wait() {
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        exited_ = true;
+        if (reader_.joinable()) reader_.join();
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    /// The port from the "listening on host:port" line.
+    int port() {
+        if (!wait_for("listening on ")) return -1;
+        auto text = output();
+        auto at = text.find("listening on ");
+        auto colon = text.find(':', at + 13);
+        return std::atoi(text.c_str() + colon + 1);
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    std::thread reader_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::string output_;
+    bool eof_ = false;
+};
+
+std::string run(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buffer[4096];
+    std::size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    pclose(pipe);
+    return out;
+}
+
+bool have_curl() { return std::system("curl --version >/dev/null 2>&1") == 0; }
+
+mock::reply answer(const mock::recorded& r) {
+    if (r.body.find("\"stream\":true") != std::string::npos) return mock::sse(mock::text_stream({"hello", " from glm"}));
+    return mock::json(200, mock::completion("hello from glm"));
+}
+
+const std::string binary = CLAUDE_NVIDIA_PROXY_BINARY;
+
+}  // namespace
+
+TEST_CASE("binary: the Go README's curl examples work against the built proxy", "[server][binary]") {
+    if (!have_curl()) FAIL("curl is not installed on this machine");
+    mock::upstream up([](const mock::recorded& r, std::size_t) { return answer(r); });
+    child_process proxy({binary}, {"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0",
+                                   "PROVIDER_API_KEY=nvapi-binary-test-key-00000001"});
+    int port = proxy.port();
+    REQUIRE(port > 0);
+    const std::string base = "NO_PROXY='*' no_proxy='*' ";
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/messages";
+
+    // Example (non-stream), verbatim but for the port.
+    auto plain = run(base + "curl -sS " + url + R"( \
+  -H 'Content-Type: application/json' \
+  -d '{
+    "model":"z-ai/glm4.7",
+    "max_tokens":256,
+    "messages":[{"role":"user","content":"hello"}]
+  }')");
+    CHECK(plain.find(R"("type":"message")") != std::string::npos);
+    CHECK(plain.find("hello from glm") != std::string::npos);
+
+    // Example (stream).
+    auto streamed = run(base + "curl -N " + url + R"( \
+  -H 'Content-Type: application/json' \
+  -d '{
+    "model":"z-ai/glm4.7",
+    "max_tokens":256,
+    "stream":true,
+    "messages":[{"role":"user","content":"hello"}]
+  }' 2>/dev/null)");
+    CHECK(streamed.find("event: message_start") != std::string::npos);
+    CHECK(streamed.find(R"("text":" from glm")") != std::string::npos);
+    CHECK(streamed.find("event: message_stop") != std::string::npos);
+
+    auto seen = up.requests();
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].authorization == "Bearer nvapi-binary-test-key-00000001");
+
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait() == 0);
+    auto log = proxy.output();
+    CHECK(log.find("stream=false status=200") != std::string::npos);
+    CHECK(log.find("stream=true status=200") != std::string::npos);
+    CHECK(log.find("nvapi-binary-test-key-00000001") == std::string::npos);
+}
+
+TEST_CASE("binary: SIGTERM lets a running stream finish, then exits 0", "[server][binary]") {
+    auto hold = std::make_shared<mock::gate>();
+    mock::upstream up([&](const mock::recorded&, std::size_t) {
+        auto r = mock::sse(mock::text_stream({"finished after SIGTERM"}));
+        r.hold = hold;
+        r.hold_after = 1;
+        return r;
+    });
+    child_process proxy({binary}, {"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0"});
+    int port = proxy.port();
+    REQUIRE(port > 0);
+    mock::stream_result result;
+    std::thread client([&] { result = mock::post_stream(port, "/v1/messages", mock::messages_body(true)); });
+    REQUIRE(hold->wait_for_waiters(1));
+    proxy.signal(SIGTERM);
+    REQUIRE(proxy.wait_for("received SIGTERM"));
+    hold->open();
+    client.join();
+    auto names = mock::event_names(result.events);
+    INFO(proxy.output());
+    INFO(result.raw);
+    REQUIRE_FALSE(names.empty());
+    CHECK(names.back() == "message_stop");
+    CHECK(proxy.wait() == 0);
+}
+
+TEST_CASE("binary: --help, --version, and start-up errors in one line", "[server][binary]") {
+    {
+        child_process help({binary, "--help"}, {});
+        CHECK(help.wait() == 0);
+        auto text = help.output();
+        CHECK(text.find("Usage: claude-nvidia-proxy") != std::string::npos);
+        CHECK(text.find("UPSTREAM_TIMEOUT_SECONDS") != std::string::npos);
+    }
+    {
+        child_process version({binary, "--version"}, {});
+        CHECK(version.wait() == 0);
+        CHECK(version.output().find("claude-nvidia-proxy 0.") == 0);
+    }
+    {
+        child_process bad({binary}, {"UPSTREAM_TIMEOUT_SECONDS=ten", "ADDR=127.0.0.1:0"});
+        CHECK(bad.wait() == 2);
+        auto text = bad.output();
+        CHECK(text.find("UPSTREAM_TIMEOUT_SECONDS") != std::string::npos);
+        CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+    }
+    {
+        child_process missing({binary}, {"CONFIG_PATH=/nonexistent/config.json", "ADDR=127.0.0.1:0"});
+        CHECK(missing.wait() == 2);
+        CHECK(missing.output().find("/nonexistent/config.json") != std::string::npos);
+    }
+}
+
+TEST_CASE("binary: warnings for no keys and for an open listener without SERVER_API_KEY", "[server][binary]") {
+    mock::upstream up([](const mock::recorded& r, std::size_t) { return answer(r); });
+    child_process proxy({binary}, {"UPSTREAM_URL=" + up.url(), "ADDR=0.0.0.0:0"});
+    REQUIRE(proxy.port() > 0);
+    auto text = proxy.output();
+    CHECK(text.find("no upstream keys configured") != std::string::npos);
+    CHECK(text.find("without SERVER_API_KEY") != std::string::npos);
+    proxy.signal(SIGINT);
+    CHECK(proxy.wait() == 0);
+}
