@@ -167,7 +167,7 @@ TEST_CASE("stream: finish_reason maps to stop_reason, stop sequences included", 
         INFO(accumulated.violation);
         REQUIRE(accumulated.legal());
         rapidjson::Document message;
-        message.Parse(accumulated.message_json.c_str());
+        parse_json(message, accumulated.message_json);
         std::string stop = message["stop_reason"].GetString();
         if (message["stop_sequence"].IsString()) stop += std::string("/") + message["stop_sequence"].GetString();
         return stop;

@@ -27,7 +27,7 @@ std::map<std::string, std::string> streamed_arguments(const std::string& out) {
         at += 7;
         const std::string data = out.substr(at, out.find('\n', at) - at);
         rapidjson::Document event;
-        event.Parse(data.c_str());
+        parse_json(event, data);
         const std::string type = event["type"].GetString();
         if (type == "content_block_start" && std::string(event["content_block"]["type"].GetString()) == "tool_use") {
             const std::string id = event["content_block"]["id"].GetString();

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "response_json_compare.hpp"
+
 namespace msgbridge_test {
 
 struct accumulated_stream {
@@ -71,7 +73,7 @@ private:
         const std::string type(frame.substr(7, newline - 7));
         const std::string_view data = frame.substr(newline + 7);
         rapidjson::Document event(&message_.GetAllocator());
-        event.Parse(data.data(), data.size());
+        parse_json(event, data);
         if (event.HasParseError() || !event.IsObject() || !event.HasMember("type") || !event["type"].IsString() ||
             type != event["type"].GetString()) {
             fail("data is not a JSON object whose type is the event name: " + std::string(frame));
@@ -207,7 +209,7 @@ private:
         }
         if (block_type_ == "tool_use" && !json_buffer_.empty()) {
             rapidjson::Document input(&message_.GetAllocator());
-            input.Parse(json_buffer_.c_str());
+            parse_json(input, json_buffer_);
             // A stream that then fails may close a tool block mid-arguments
             // (the client discards that message); a completed one may not.
             if (input.HasParseError() || !input.IsObject()) {
