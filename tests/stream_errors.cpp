@@ -62,6 +62,16 @@ TEST_CASE("stream: finish_reason without [DONE], or [DONE] without finish_reason
     CHECK(no_finish.message_json.find(R"("stop_reason":"end_turn")") != std::string::npos);
 }
 
+TEST_CASE("stream: content after finish_reason is still closed before message_delta", "[stream][errors]") {
+    const std::string upstream = chunk_with_delta(R"({"content":"a"})", "stop") + chunk_with_delta(R"({"content":"late"})") +
+                                 chunk_with_delta(R"({"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]})");
+    const auto with_done = accumulate(run_stream(upstream + done_event(), test_context()));
+    CHECK(with_done.complete);
+    const auto without_done = accumulate(run_stream(upstream, test_context()));
+    CHECK(without_done.complete);
+    CHECK(without_done.message_json.find(R"({"type":"text","text":"late"},{"type":"tool_use","id":"t","name":"f","input":{}})") != std::string::npos);
+}
+
 TEST_CASE("stream: data: {\"error\":…} mid-stream becomes an Anthropic error event", "[stream][errors]") {
     const auto type_of = [](const std::string& error_chunk) {
         const auto accumulated = accumulate(run_stream(chunk_with_delta(R"({"content":"a"})") + sse(error_chunk) +

@@ -86,7 +86,6 @@ inline void stream_converter::fail(const error& err, std::string& out) {
 inline bool stream_converter::on_event(std::string_view type, std::string& data, std::string& out) {
     if (done_) return false;
     if (data == "[DONE]") {
-        if (!content_ended_) end_content(out);
         end_message(out);
         return false;
     }
@@ -291,6 +290,9 @@ inline void stream_converter::end_content(std::string& out) {
 }
 
 inline void stream_converter::end_message(std::string& out) {
+    // Content may follow finish_reason (some servers send a last text or
+    // tool fragment after it): close whatever is open before message_delta.
+    end_content(out);
     const detail::stop_info stop = detail::map_finish_reason(finish_reason_, stop_string_, any_tool_, context_);
     stop_reason_ = stop.stop_reason;
     events_.message_delta(out, stop.stop_reason, stop.stop_sequence, input_tokens(),
