@@ -37,6 +37,9 @@ TEST_CASE("stream: golden streams produce exactly the expected events", "[stream
     SECTION("text over CRLF framing with a comment, no usage") {
         check_golden("text_crlf_no_usage", test_context());
     }
+    SECTION("cut off inside a tool call's arguments: blocks closed, then an error") {
+        check_golden("truncated_mid_tool", test_context());
+    }
 }
 
 TEST_CASE("stream: a text answer is message_start, ping, one text block, message_delta, message_stop", "[stream]") {
