@@ -109,7 +109,10 @@ msgbridge::model_profile parse_profile(const json_context& ctx, const std::strin
         else if (key == "max_output_tokens") profile.max_output_tokens = static_cast<std::uint32_t>(get_unsigned(ctx, field, v, 1, std::numeric_limits<std::uint32_t>::max()));
         else if (key == "context_window") profile.context_window = static_cast<std::uint32_t>(get_unsigned(ctx, field, v, 1, std::numeric_limits<std::uint32_t>::max()));
         else if (key == "vision") profile.vision = get_bool(ctx, field, v);
-        else if (key == "reasoning_replay") profile.replay = parse_replay(ctx, field, get_string(ctx, field, v));
+        else if (key == "replay" || key == "reasoning_replay") profile.replay = parse_replay(ctx, field, get_string(ctx, field, v));
+        else if (key == "thinking_kwarg") profile.thinking_kwarg = get_string(ctx, field, v);
+        else if (key == "tool_choice_required") profile.tool_choice_required = get_bool(ctx, field, v);
+        else if (key == "file_parts") profile.file_parts = get_bool(ctx, field, v);
         else if (key == "reasoning") profile.reasoning = parse_control(ctx, field, get_string(ctx, field, v));
         else if (key == "tool_choice_auto") profile.tool_choice_auto = get_bool(ctx, field, v);
         else if (key == "parallel_tool_calls") profile.parallel_tool_calls = get_bool(ctx, field, v);
@@ -181,6 +184,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
         else if (key == "default_model") cfg.request.default_model = get_string(ctx, key, v);
         else if (key == "drop_billing_header") cfg.request.drop_billing_header = get_bool(ctx, key, v);
+        else if (key == "forward_deferred_tools") cfg.request.forward_deferred_tools = get_bool(ctx, key, v);
         else if (key == "server_tools") {
             std::string policy = get_string(ctx, key, v);
             if (policy == "drop_with_warning") cfg.request.server_tools = msgbridge::server_tool_policy::drop_with_warning;

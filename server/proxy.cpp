@@ -523,7 +523,11 @@ private:
         // the time the client sees the last byte (the tests rely on that).
         if (result_.committed) log_summary(200);
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!result_.committed) phase_ = phase::failed;
+        if (!result_.committed) {
+            phase_ = phase::failed;
+            // Shut down before the upstream answered: say so, not "cancelled".
+            if (abort_error_) result_.error = *abort_error_;
+        }
         ended_ = true;
         changed_.notify_all();
     }
@@ -593,8 +597,8 @@ namespace {
 // What the connection pulls; ends the session when the response is destroyed.
 class session_stream final : public body_stream {
 public:
-    session_stream(service& svc, std::shared_ptr<stream_session> session, std::function<void(stream_session*)> done)
-        : svc_(svc), session_(std::move(session)), done_(std::move(done)) {}
+    session_stream(std::shared_ptr<stream_session> session, std::function<void(stream_session*)> done)
+        : session_(std::move(session)), done_(std::move(done)) {}
     ~session_stream() override {
         // Whatever happened to the connection, the upstream must not outlive it.
         session_->cancel_by_client();
@@ -605,7 +609,6 @@ public:
     void cancel() override { session_->cancel_by_client(); }
 
 private:
-    service& svc_;
     std::shared_ptr<stream_session> session_;
     std::function<void(stream_session*)> done_;
 };
@@ -809,7 +812,7 @@ http_response service::messages(const http_request& request) {
         }
         http_response res;
         add_sse_headers(res);
-        res.stream = std::make_unique<session_stream>(*this, session, [this](stream_session* s) { remove_session(s); });
+        res.stream = std::make_unique<session_stream>(session, [this](stream_session* s) { remove_session(s); });
         return res;
     }
 

@@ -72,7 +72,9 @@ private:
         while (!stop_) {
             if (entries_.empty()) { wake_.wait(lock); continue; }
             auto first = entries_.begin();
-            if (clock::now() < first->first.first) { wake_.wait_until(lock, first->first.first); continue; }
+            // A copy: remove() may erase the entry while this thread waits.
+            const clock::time_point when = first->first.first;
+            if (clock::now() < when) { wake_.wait_until(lock, when); continue; }
             auto fire = std::move(first->second);
             entries_.erase(first);
             fire();  // under the lock, so remove() waits for it
