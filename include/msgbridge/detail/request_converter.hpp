@@ -102,13 +102,13 @@ public:
 
 private:
     // ---- walking the request ----
-    bool walk(od::document& doc, bool counting, converted_request& out);
+    bool walk(od::document& doc, converted_request& out);
     bool read_model(od::object& top, converted_request& out);
-    bool top_field(od::field& field, std::string_view raw_key_token, converted_request& out);
+    bool top_field(od::field& field);
     bool convert_system(od::value value);
     bool convert_messages(od::value value);
     bool convert_message(od::value value, std::size_t index);
-    bool convert_blocks(od::array blocks, message_role role, bool system_turn);
+    bool convert_blocks(od::array blocks, message_role role);
     bool capture_block(od::value value, block_fields& block, bool nested);
     bool capture_source(od::value value, block_fields& block);
     bool capture_content(od::value value);

@@ -70,7 +70,7 @@ inline constexpr std::string_view billing_header_prefix = "x-anthropic-billing-h
 inline constexpr std::string_view no_vision_placeholder = "[image omitted: this model cannot see images]";
 inline constexpr std::string_view paragraph = "\n\n";
 
-inline parsed_extra parse_extra_body(const std::string& extra_body, std::string_view thinking_kwarg) {
+inline parsed_extra parse_extra_body(const std::string& extra_body) {
     parsed_extra parsed;
     if (extra_body.empty()) return parsed;
     simdjson::padded_string padded(extra_body);
@@ -130,7 +130,6 @@ inline parsed_extra parse_extra_body(const std::string& extra_body, std::string_
                     parsed.template_kwargs_keys.emplace_back(kwarg_key);
                 }
             }
-            (void)thinking_kwarg;
         }
         parsed.members.emplace_back(std::string(key), std::string(raw));
     }
@@ -142,7 +141,7 @@ inline parsed_extra parse_extra_body(const std::string& extra_body, std::string_
 inline request_engine::request_engine(request_options options) : options_(std::move(options)) {
     profiles_ = options_.profiles.empty() ? default_profiles() : options_.profiles;
     extras_.reserve(profiles_.size());
-    for (const auto& profile : profiles_) extras_.push_back(parse_extra_body(profile.extra_body, profile.thinking_kwarg));
+    for (const auto& profile : profiles_) extras_.push_back(parse_extra_body(profile.extra_body));
     path_.reserve(16);
 }
 
@@ -258,7 +257,7 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     od::document doc;
     if (auto code = parser_.iterate(data, size, capacity).get(doc)) return fail_json(code, {}, {});
     top_.start_object();
-    if (!walk(doc, counting, out)) return false;
+    if (!walk(doc, out)) return false;
     if (!has_messages_) return fail("messages", "required");
     if (!counting && !has_max_tokens_) return fail("max_tokens", "required");
     if (!wrote_message_ && system_pieces_.empty())
@@ -270,8 +269,7 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     return true;
 }
 
-inline bool request_engine::walk(od::document& doc, bool counting, converted_request& out) {
-    (void)counting;
+inline bool request_engine::walk(od::document& doc, converted_request& out) {
     od::object top;
     if (auto code = doc.get_object().get(top)) {
         if (code != simdjson::INCORRECT_TYPE) return fail_json(code, {}, {});
@@ -290,7 +288,7 @@ inline bool request_engine::walk(od::document& doc, bool counting, converted_req
     for (auto item : top) {
         od::field field;
         if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        if (!top_field(field, {}, out)) return false;
+        if (!top_field(field)) return false;
     }
     const char* trailing = nullptr;
     if (doc.current_location().get(trailing) == simdjson::SUCCESS)
@@ -340,7 +338,7 @@ inline bool request_engine::read_model(od::object& top, converted_request& out) 
     return true;
 }
 
-inline bool request_engine::top_field(od::field& field, std::string_view, converted_request&) {
+inline bool request_engine::top_field(od::field& field) {
     const char* key = field.key().raw();
     od::value& value = field.value();
     switch (key[0]) {
@@ -756,10 +754,10 @@ inline bool request_engine::convert_message(od::value value, std::size_t index) 
     if (type != od::json_type::array) return fail("content", "must be a string or an array of content blocks");
     od::array blocks;
     if (auto code = content.get_array().get(blocks)) return fail_json(code, "content", {});
-    return convert_blocks(blocks, role, false);
+    return convert_blocks(blocks, role);
 }
 
-inline bool request_engine::convert_blocks(od::array blocks, message_role role, bool) {
+inline bool request_engine::convert_blocks(od::array blocks, message_role role) {
     auto guard = push("content");
     std::size_t index = 0;
     block_fields block;

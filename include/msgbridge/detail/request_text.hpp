@@ -334,7 +334,7 @@ inline std::string unescape_json_string(std::string_view content) {
                 if (i + 4 >= content.size()) return out;
                 unsigned cp = hex4(content.data() + i + 1);
                 i += 4;
-                if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < content.size() + 0 && content[i + 1] == '\\' &&
+                if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < content.size() && content[i + 1] == '\\' &&
                     content[i + 2] == 'u') {
                     const unsigned low = hex4(content.data() + i + 3);
                     if (low >= 0xDC00 && low < 0xE000) {
