@@ -1,6 +1,11 @@
 // Routes, inbound auth, limits and error shapes.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <simdjson.h>
 
 #include "support/mock_upstream.hpp"
@@ -241,4 +246,26 @@ TEST_CASE("routes: images are not logged, keys never are", "[server][routes][log
     CHECK(log.find(image) == std::string::npos);
     CHECK(log.find("nvapi-logging-test-key-0009") == std::string::npos);
     CHECK(log.find("what is this?") != std::string::npos);
+}
+
+TEST_CASE("routes: a malformed HTTP request gets a 400 in Anthropic's shape", "[server][routes]") {
+    auto up = ok_upstream();
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(proxy.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string garbage = "THIS IS NOT HTTP\r\n\r\n";
+    REQUIRE(::send(fd, garbage.data(), garbage.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(garbage.size()));
+    std::string answer;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+    CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(answer.find("request-id: req_") != std::string::npos);
+    CHECK(answer.find(R"({"type":"error","error":{"type":"invalid_request_error")") != std::string::npos);
 }

@@ -160,3 +160,21 @@ TEST_CASE("retries: a failure after the first byte becomes an error event", "[se
     CHECK(names.back() == "error");
     CHECK(up.requests().size() == 1);  // no retry once bytes reached the client
 }
+
+TEST_CASE("retries: a non-streaming answer slower than UPSTREAM_TIMEOUT_SECONDS is a 504", "[server][retries]") {
+    auto hold = std::make_shared<mock::gate>();
+    mock::upstream up([&](const mock::recorded&, std::size_t) {
+        hold->wait();  // never answers until the test is done with it
+        return mock::json(200, mock::completion("too late"));
+    });
+    auto cfg = mock::test_config(up.url(), {key(1)});
+    cfg.upstream_timeout_seconds = 1;
+    mock::running_proxy proxy(cfg);
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+    hold->open();
+    REQUIRE(res);
+    CHECK(res->status == 504);
+    CHECK(error_type_of(res->body) == "api_error");
+    CHECK(res->body.find("timed out") != std::string::npos);
+    CHECK(up.requests().size() == 1);  // a timeout is not retried
+}
