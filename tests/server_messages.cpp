@@ -66,8 +66,11 @@ TEST_CASE("messages: a text answer, streamed", "[server][messages][stream]") {
     mock::upstream up([](const mock::recorded&, std::size_t) { return mock::sse(mock::text_stream({"Hel", "lo"})); });
     mock::running_proxy proxy(mock::test_config(up.url()));
 
-    auto result = mock::post_stream(proxy.port(), "/v1/messages?beta=true", mock::messages_body(true),
-                                    nullptr, {{"anthropic-version", "2023-06-01"}, {"anthropic-beta", "x"}});
+    // As the Anthropic SDK sends it: a compressed event stream would arrive in bursts.
+    auto result = mock::post_stream(proxy.port(), "/v1/messages?beta=true", mock::messages_body(true), nullptr,
+                                    {{"anthropic-version", "2023-06-01"}, {"anthropic-beta", "x"},
+                                     {"Accept-Encoding", "gzip, deflate, br"}});
+    CHECK(result.headers.count("Content-Encoding") == 0);
     CHECK(result.status == 200);
     CHECK(result.content_type.rfind("text/event-stream", 0) == 0);
     CHECK(result.headers.find("Cache-Control")->second == "no-cache");
