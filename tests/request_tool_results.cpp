@@ -41,14 +41,14 @@ TEST_CASE("request: assistant text and tool_use become one message with tool_cal
         auto converted = request_test::convert_ok(body(R"([{"role":"user","content":"go"},
             {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"Run","input":)" + input + "}]}]"));
         rapidjson::Document doc;
-        doc.Parse(converted.body.c_str());
+        request_test::parse(doc, converted.body);
         REQUIRE_FALSE(doc.HasParseError());
         const std::string arguments = doc["messages"][1]["tool_calls"][0]["function"]["arguments"].GetString();
         rapidjson::Document args;
-        args.Parse(arguments.c_str());
+        request_test::parse(args, arguments);
         REQUIRE_FALSE(args.HasParseError());
         rapidjson::Document original;
-        original.Parse(input.c_str());
+        request_test::parse(original, input);
         CHECK(args == original);
     }
 }
