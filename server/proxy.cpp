@@ -235,8 +235,14 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
 // Claude Code checks its quota with {"max_tokens":1,"messages":[{"role":"user","content":"quota"}]}
 // (content as a string or as one text block). Exactly that shape is answered
 // locally; anything else with max_tokens 1 goes upstream.
+// One parser per thread: a dom::parser keeps its buffers between documents.
+simdjson::dom::parser& thread_parser() {
+    thread_local simdjson::dom::parser parser;
+    return parser;
+}
+
 bool is_quota_probe(std::string_view body) {
-    simdjson::dom::parser parser;
+    simdjson::dom::parser& parser = thread_parser();
     simdjson::dom::element doc;
     if (parser.parse(body.data(), body.size()).get(doc)) return false;
     std::uint64_t max_tokens = 0;
@@ -345,7 +351,7 @@ void add_sse_headers(http_response& res) {
 
 // Reads usage.{input,output}_tokens from an Anthropic message body, for the log.
 void read_usage(std::string_view anthropic_body, std::uint64_t& in, std::uint64_t& out) {
-    simdjson::dom::parser parser;
+    simdjson::dom::parser& parser = thread_parser();
     simdjson::dom::element doc;
     if (parser.parse(anthropic_body.data(), anthropic_body.size()).get(doc)) return;
     if (doc["usage"]["input_tokens"].get_uint64().get(in)) in = 0;
