@@ -31,6 +31,12 @@ struct accumulated_stream {
 
 class anthropic_stream_accumulator {
 public:
+    // Tool input that is not a JSON object is a violation unless allowed:
+    // when the upstream itself sent broken arguments (mutation tests), we
+    // pass its bytes through unchanged and the client's parser decides.
+    explicit anthropic_stream_accumulator(bool allow_invalid_tool_input = false)
+        : allow_invalid_tool_input_(allow_invalid_tool_input) {}
+
     accumulated_stream run(std::string_view sse) {
         std::size_t position = 0;
         while (position < sse.size() && result_.violation.empty()) {
@@ -255,7 +261,7 @@ private:
 
     void message_stop() {
         if (!delta_seen_) return (void)fail("message_stop before message_delta");
-        if (!invalid_input_.empty()) return (void)fail(invalid_input_);
+        if (!invalid_input_.empty() && !allow_invalid_tool_input_) return (void)fail(invalid_input_);
         result_.complete = true;
         finished_ = true;
     }
@@ -281,10 +287,11 @@ private:
     bool signed_ = false;
     bool delta_seen_ = false;
     bool finished_ = false;
+    bool allow_invalid_tool_input_ = false;
 };
 
-inline accumulated_stream accumulate_anthropic_stream(std::string_view sse) {
-    return anthropic_stream_accumulator().run(sse);
+inline accumulated_stream accumulate_anthropic_stream(std::string_view sse, bool allow_invalid_tool_input = false) {
+    return anthropic_stream_accumulator(allow_invalid_tool_input).run(sse);
 }
 
 }  // namespace msgbridge_test
