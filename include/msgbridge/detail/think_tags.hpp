@@ -63,6 +63,7 @@ private:
 
     state state_ = state::start;
     std::string held_;
+    std::size_t leading_space_ = 0;
 };
 
 template <class Sink>
@@ -76,15 +77,15 @@ void think_tag_splitter::feed(std::string_view piece, Sink&& sink) {
                 after_close(piece, sink);
                 return;
             case state::start: {
-                // Match leading whitespace then "<think>" one byte at a time.
+                // Match leading whitespace then "<think>" one byte at a time;
+                // held_ is leading_space_ whitespace bytes plus a tag prefix.
                 std::size_t i = 0;
                 for (; i < piece.size(); ++i) {
                     const char c = piece[i];
-                    std::size_t first = 0;
-                    while (first < held_.size() && is_space(held_[first])) ++first;
-                    const std::size_t matched = held_.size() - first;
+                    const std::size_t matched = held_.size() - leading_space_;
                     if (matched == 0 && is_space(c)) {
                         held_.push_back(c);
+                        ++leading_space_;
                         continue;
                     }
                     if (c != open_tag[matched]) {
