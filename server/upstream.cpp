@@ -165,9 +165,14 @@ public:
             outcome.detail = httplib::to_string(err);
             switch (err) {
                 case httplib::Error::Connection:
-                case httplib::Error::ConnectionTimeout:
                 case httplib::Error::BindIPAddress:
                     outcome.what = upstream_outcome::kind::connect_failed;
+                    outcome.detail = "could not connect (refused, unreachable or unknown host)";
+                    break;
+                case httplib::Error::ConnectionTimeout:
+                    outcome.what = upstream_outcome::kind::connect_failed;
+                    outcome.detail = "no connection within " + std::to_string(settings_.connect_timeout.count()) +
+                                     " s (CONNECT_TIMEOUT_SECONDS)";
                     break;
                 case httplib::Error::SSLConnection:
                 case httplib::Error::SSLLoadingCerts:
