@@ -211,3 +211,25 @@ TEST_CASE("stream: never a blank text block; leading whitespace waits for real t
         CHECK(blank.message_json.find(R"("content":[])") != std::string::npos);
     }
 }
+
+TEST_CASE("stream: accessors for logs — message id, stop reason, text preview cut at a character boundary", "[stream]") {
+    auto options = test_stream_options();
+    options.text_preview_bytes = 6;
+    msgbridge::stream_converter converter(test_context(), options);
+    CHECK(converter.message_id() == "msg_test");
+    CHECK(converter.stop_reason().empty());
+    std::string out;
+    converter.feed(chunk_with_delta(R"({"reasoning_content":"not in the preview"})") + chunk_with_delta(R"({"content":"abcd\u00e9\u00e9"})") +
+                       chunk_with_delta("{}", "length") + done_event(),
+                   out);
+    CHECK(converter.text_preview() == "abcd\xC3\xA9");  // 7 bytes would split the second é
+    CHECK(converter.stop_reason() == "max_tokens");
+    CHECK(converter.output_tokens() == 7);  // no usage: (18 + 8) bytes / 4, rounded up
+    SECTION("generated message ids differ per object") {
+        msgbridge::stream_converter a(test_context());
+        msgbridge::stream_converter b(test_context());
+        CHECK(a.message_id().substr(0, 4) == "msg_");
+        CHECK(a.message_id().size() == 28);
+        CHECK(a.message_id() != b.message_id());
+    }
+}
