@@ -171,6 +171,8 @@ struct http_server::impl {
                 "the proxy is serving its maximum of " + std::to_string(cfg.max_connections) +
                     " connections (MAX_CONNECTIONS); retry shortly");
             res.status = err.http_status;
+            svc.log().line(res.get_header_value("request-id") + " refused: " + std::to_string(cfg.max_connections) +
+                           " connections already open (MAX_CONNECTIONS)");
             res.set_header("Connection", "close");
             res.set_header("retry-after", "1");
             res.set_content(msgbridge::to_json(err), "application/json");
@@ -188,13 +190,16 @@ struct http_server::impl {
         server.Options(".*", dispatch);
 
         // Statuses httplib produces itself (413, 400, …) get the Anthropic shape too.
-        server.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+        server.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
             if (!res.has_header("request-id")) res.set_header("request-id", make_request_id());
             if (!res.body.empty() || res.is_chunked_content_provider_ || res.content_provider_)
                 return httplib::Server::HandlerResponse::Unhandled;
             msgbridge::error err{msgbridge::error_type_for_status(res.status), res.status,
                                  default_message(res.status, cfg)};
             res.set_content(msgbridge::to_json(err), "application/json");
+            svc.log().line(res.get_header_value("request-id") + " " + (req.method.empty() ? "-" : req.method) + " " +
+                           (req.path.empty() ? "-" : req.path) + " status=" + std::to_string(res.status) +
+                           " error=" + res.body);
             return httplib::Server::HandlerResponse::Handled;
         }));
         server.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {

@@ -715,6 +715,19 @@ bool service::authorized(const http_request& request) const {
 }
 
 http_response service::handle(const http_request& request) {
+    const auto started = steady::now();
+    http_response res = route(request);
+    if (!res.logged) {
+        std::string line = request.id + " " + request.method + " " + request.path + " status=" +
+                           std::to_string(res.status) + " total_ms=" +
+                           std::to_string(millis_between(started, steady::now()));
+        if (res.status >= 400) line += " error=" + res.body;
+        log_.line(redact_secrets(std::move(line), secrets_));
+    }
+    return res;
+}
+
+http_response service::route(const http_request& request) {
     const std::string& path = request.path;
     auto method_not_allowed = [&](std::string_view allowed) {
         auto res = error_response(make_status_error(msgbridge::error_type::invalid_request_error, 405,
@@ -773,7 +786,9 @@ http_response service::messages(const http_request& request) {
         const auto& err = converted.error();
         log_.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) +
                   " error=" + redact_secrets(err.message, secrets_));
-        return error_response(err);
+        auto res = error_response(err);
+        res.logged = true;
+        return res;
     }
     msgbridge::converted_request conv = std::move(converted).value();
     for (const auto& warning : conv.warnings) log_.line(request.id + " warning: " + warning);
@@ -795,6 +810,7 @@ http_response service::messages(const http_request& request) {
             res.body = std::move(body).value();
         }
         log_.line(request.id + " POST /v1/messages " + conv.context.client_model + " quota probe answered locally");
+        res.logged = true;
         return res;
     }
 
@@ -814,10 +830,12 @@ http_response service::messages(const http_request& request) {
             if (r.retry_after) res.headers.emplace_back("retry-after", std::to_string(*r.retry_after));
             session->log_summary(r.error.http_status);
             remove_session(session.get());
+            res.logged = true;
             return res;
         }
         http_response res;
         add_sse_headers(res);
+        res.logged = true;  // the producer writes the line when the stream ends
         res.stream = std::make_unique<session_stream>(session, [this](stream_session* s) { remove_session(s); });
         return res;
     }
@@ -873,6 +891,7 @@ http_response service::messages(const http_request& request) {
                        " total_ms=" + std::to_string(millis_between(started, finished));
     if (res.status >= 400) line += " error=" + res.body;
     log_.line(redact_secrets(std::move(line), secrets_));
+    res.logged = true;
     return res;
 }
 

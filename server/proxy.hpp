@@ -54,6 +54,7 @@ struct http_response {
     header_list headers;
     std::string body;
     std::unique_ptr<body_stream> stream;  ///< set: an SSE response, `body` unused
+    bool logged = false;                  ///< the handler wrote (or a stream will write) the summary line
 };
 
 class stream_session;
@@ -84,6 +85,7 @@ public:
 private:
     friend class stream_session;
 
+    http_response route(const http_request& request);
     http_response messages(const http_request& request);
     http_response count_tokens(const http_request& request);
     http_response models(const http_request& request);

@@ -149,6 +149,9 @@ TEST_CASE("routes: unknown paths are 404 and wrong methods 405, in Anthropic's s
     CHECK(e.message.find("/v1/complete") != std::string::npos);
     CHECK(missing->has_header("request-id"));
 
+    // Every request gets its summary line, routes without a model too.
+    CHECK(proxy.wait_for_log("GET /v1/complete status=404"));
+
     auto wrong = proxy.client().Get("/v1/messages");
     REQUIRE(wrong);
     CHECK(wrong->status == 405);
@@ -223,6 +226,7 @@ TEST_CASE("routes: a body over the limit is a 413 request_too_large", "[server][
     CHECK(e.message.find("MAX_BODY_BYTES") != std::string::npos);
     CHECK(res->has_header("request-id"));
     CHECK(up.requests().empty());
+    CHECK(proxy.wait_for_log("POST /v1/messages status=413"));
 
     // Just under the limit goes through.
     std::string fits = mock::messages_body(false, "z-ai/glm4.7", 256, std::string(60 * 1024, 'a'));
