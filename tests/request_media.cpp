@@ -70,3 +70,15 @@ TEST_CASE("request: unknown content blocks are left out and named", "[request]")
                                          out(kimi, R"("x")"));
     CHECK(has_warning(converted, "content blocks left out (no upstream equivalent): search_result x1"));
 }
+
+TEST_CASE("request: blocks in the wrong turn are left out, not moved", "[request]") {
+    auto converted = require_converts_to(
+        R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"messages":[{"role":"user","content":"u"},
+            {"role":"assistant","content":[{"type":"text","text":"a"},
+              {"type":"tool_result","tool_use_id":"x","content":[{"type":"image","source":{"type":"url","url":"https://x.test/i.png"}}]}]},
+            {"role":"user","content":[{"type":"tool_use","id":"y","name":"N","input":{}},{"type":"text","text":"v"}]}]})",
+        R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"messages":[{"role":"user","content":"u"},
+            {"role":"assistant","content":"a"},{"role":"user","content":"v"}]})");
+    CHECK(has_warning(converted, "tool_result x1"));
+    CHECK(has_warning(converted, "tool_use x1"));
+}

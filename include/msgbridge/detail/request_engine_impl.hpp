@@ -773,6 +773,12 @@ inline bool request_engine::convert_blocks(od::array blocks, message_role role) 
         const std::size_t pieces_before = pieces_.size();
         if (!capture_block(value, block, false)) return false;
         if (block.type.data() == nullptr) return fail("type", "required");
+        if (role == message_role::assistant && parts_.size() > parts_before) {
+            // Images read from a misplaced tool_result in an assistant turn
+            // have no place in any message.
+            parts_.resize(parts_before);
+            pieces_.resize(pieces_before);
+        }
         const bool ok = role == message_role::user ? user_block(block, parts_before, pieces_before)
                                                    : assistant_block(block);
         if (!ok) return false;
@@ -1092,8 +1098,6 @@ inline bool request_engine::assistant_block(block_fields& block) {
     } else {
         dropped_blocks_.emplace_back(type);
     }
-    // A tool_result's images land in parts_ while its fields are read; in an
-    // assistant turn they have no place.
     return true;
 }
 
