@@ -17,8 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     // Anything else escaping (std::bad_alloc aside) is a bug: only config_error is documented.
-    for (const auto& key : cfg.keys) {
-        if (key.empty()) std::abort();
+    // Keys as the server collects them: none blank, none twice.
+    const msgbridge::collected_keys collected = msgbridge::collect_keys(cfg.key_sources);
+    for (std::size_t i = 0; i < collected.keys.size(); ++i) {
+        if (collected.keys[i].empty()) std::abort();
+        for (std::size_t j = 0; j < i; ++j) {
+            if (collected.keys[i] == collected.keys[j]) std::abort();
+        }
     }
     if (cfg.upstream_url.empty()) std::abort();
     return 0;
