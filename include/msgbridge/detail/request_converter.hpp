@@ -178,7 +178,6 @@ private:
     json_writer system_;
     json_writer top_;
     std::vector<piece> system_pieces_;
-    bool has_system_ = false;
     bool has_messages_ = false;
     bool has_max_tokens_ = false;
     std::uint64_t max_tokens_ = 0;

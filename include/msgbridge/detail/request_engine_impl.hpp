@@ -219,7 +219,7 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     warnings_ = &out.warnings;
     path_.clear();
     system_pieces_.clear();
-    has_system_ = has_messages_ = has_max_tokens_ = stream_ = false;
+    has_messages_ = has_max_tokens_ = stream_ = false;
     max_tokens_ = 0;
     pending_role_ = message_role::none;
     pieces_.clear();
@@ -639,7 +639,6 @@ inline bool request_engine::convert_system(od::value value) {
     } else if (type != od::json_type::null) {
         return fail({}, "must be a string or an array of text blocks");
     }
-    has_system_ = true;
     return true;
 }
 
