@@ -38,6 +38,9 @@ class stream_converter {
 public:
     explicit stream_converter(response_context context);
     stream_converter(response_context context, stream_options options);
+    // Holds a parser and writer that point into themselves: construct it in place.
+    stream_converter(const stream_converter&) = delete;
+    stream_converter& operator=(const stream_converter&) = delete;
 
     /// Consumes upstream bytes; appends complete Anthropic SSE events to `out`.
     /// The first call writes message_start (and a ping) even for empty input,
