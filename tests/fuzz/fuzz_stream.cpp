@@ -71,7 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          pieces.c_str());
             std::abort();
         }
-        const msgbridge_test::accumulated_stream stream = msgbridge_test::accumulate_anthropic_stream(whole);
+        // Broken tool arguments from the upstream pass through as sent (as
+        // Anthropic's own stream does when max_tokens cuts a tool call):
+        // docs/streaming.md. Every other rule is enforced.
+        const msgbridge_test::accumulated_stream stream =
+            msgbridge_test::accumulate_anthropic_stream(whole, /*allow_invalid_tool_input=*/true);
         if (!stream.legal()) {
             std::fprintf(stderr, "illegal Anthropic stream: %s\n%s\n", stream.violation.c_str(), whole.c_str());
             std::abort();
