@@ -4,7 +4,11 @@
 // clock except bounded safety nets that fail the test if they expire.
 #pragma once
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +16,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -119,6 +126,8 @@ public:
 
     void start(std::size_t threads) {
         server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        // Without it a response written in two pieces waits for the peer's delayed ACK (~40 ms).
+        server_->set_tcp_nodelay(true);
         server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
         port_ = server_->bind_to_any_port("127.0.0.1");
         // 0.11.4 listens with a backlog of 5; the concurrency tests open hundreds of connections at once.
@@ -337,6 +346,7 @@ public:
     httplib::Client client() const {
         httplib::Client c("127.0.0.1", port_);
         c.set_read_timeout(patience);
+        c.set_tcp_nodelay(true);
         return c;
     }
 
@@ -371,6 +381,177 @@ private:
     std::condition_variable log_changed_;
     std::vector<std::string> log_;
 };
+
+
+// ---- a raw TCP upstream, for faults an HTTP library will not produce ----
+
+/// Listens on 127.0.0.1:0 and runs a script on every accepted connection
+/// (each on its own thread). Scripts talk bytes: read_request() first, then
+/// write whatever fault the test wants. stop() (or destruction) shuts every
+/// socket down, which wakes any script blocked on it.
+class raw_upstream {
+public:
+    using script = std::function<void(raw_upstream& self, int fd)>;
+
+    /// With `listen_now` false the port is bound but refuses connections until start_listening().
+    explicit raw_upstream(script s, bool listen_now = true) : script_(std::move(s)) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+            socklen_t len = sizeof addr;
+            ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+            port_ = ntohs(addr.sin_port);
+        }
+        if (listen_now) start_listening();
+    }
+    void start_listening() {
+        if (acceptor_.joinable() || ::listen(listener_, 64) != 0) return;
+        acceptor_ = std::thread([this] { accept_loop(); });
+    }
+    ~raw_upstream() { stop(); }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopped_) return;
+            stopped_ = true;
+            for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+        }
+        ::shutdown(listener_, SHUT_RDWR);
+        if (acceptor_.joinable()) acceptor_.join();
+        ::close(listener_);
+        for (auto& t : workers_) t.join();
+    }
+
+    int port() const { return port_; }
+    std::string url(const std::string& scheme = "http") const {
+        return scheme + "://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions";
+    }
+    std::size_t connections() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return accepted_;
+    }
+    /// Connections whose peer (the proxy) closed them while a script waited in wait_peer_close().
+    std::size_t closed_by_peer() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return closed_by_peer_;
+    }
+    bool wait_closed_by_peer(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, patience, [&] { return closed_by_peer_ >= n; });
+    }
+
+    /// Reads one HTTP request (headers + Content-Length body); false if the peer left first.
+    static bool read_request(int fd, std::string* out = nullptr) {
+        std::string data;
+        char buf[16384];
+        std::size_t need = std::string::npos;
+        for (;;) {
+            auto end = data.find("\r\n\r\n");
+            if (end != std::string::npos && need == std::string::npos) {
+                need = end + 4;
+                std::string head = data.substr(0, end);
+                for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                auto cl = head.find("content-length:");
+                if (cl != std::string::npos) need += std::stoul(head.substr(cl + 15));
+            }
+            if (need != std::string::npos && data.size() >= need) break;
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) return false;
+            data.append(buf, static_cast<std::size_t>(n));
+        }
+        if (out) *out = std::move(data);
+        return true;
+    }
+    static bool send_all(int fd, std::string_view bytes) {
+        while (!bytes.empty()) {
+            ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+    /// Blocks until the peer closes the connection (or stop(), or the safety net); counts peer closes.
+    void wait_peer_close(int fd) {
+        char buf[4096];
+        for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            int ready = ::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(patience).count()));
+            if (ready <= 0) return;  // safety net
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) continue;  // a request we do not answer
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!stopped_) {
+                ++closed_by_peer_;
+                changed_.notify_all();
+            }
+            return;
+        }
+    }
+
+private:
+    void accept_loop() {
+        for (;;) {
+            int fd = ::accept(listener_, nullptr, nullptr);
+            if (fd < 0) return;
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopped_) {
+                ::close(fd);
+                return;
+            }
+            ++accepted_;
+            open_.push_back(fd);
+            workers_.emplace_back([this, fd] {
+                script_(*this, fd);
+                std::lock_guard<std::mutex> l(mutex_);
+                open_.remove(fd);
+                ::close(fd);
+            });
+        }
+    }
+
+    script script_;
+    int listener_ = -1;
+    int port_ = 0;
+    std::thread acceptor_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::list<std::thread> workers_;
+    std::list<int> open_;
+    bool stopped_ = false;
+    std::size_t accepted_ = 0;
+    std::size_t closed_by_peer_ = 0;
+};
+
+// ---- this process's resources, for leak checks ----
+
+/// Open file descriptors of this process (/proc/self/fd, minus the one used to list it).
+inline std::size_t open_fds() {
+    std::size_t n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] != '.') ++n;
+        }
+        ::closedir(d);
+        if (n > 0) --n;
+    }
+    return n;
+}
+
+/// Threads of this process (the Threads: line of /proc/self/status).
+inline std::size_t thread_count() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("Threads:", 0) == 0) return std::stoul(line.substr(8));
+    }
+    return 0;
+}
 
 // ---- SSE on the client side ----
 
@@ -418,6 +599,7 @@ inline stream_result post_stream(int port, const std::string& path, const std::s
     stream_result result;
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(patience);
+    c.set_tcp_nodelay(true);
     httplib::Request req;
     req.method = "POST";
     req.path = path;
