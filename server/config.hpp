@@ -41,6 +41,8 @@ struct config {
     unsigned ping_interval_seconds = 5;          ///< ping events during upstream silence
     unsigned shutdown_grace_seconds = 30;        ///< SIGTERM: time given to running streams
     unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
+    unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request (slow clients are cut)
+    std::size_t max_upstream_response_bytes = std::size_t{256} << 20;  ///< one upstream answer larger than this is cut
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
 

@@ -159,7 +159,7 @@ struct http_server::impl {
         server.set_tcp_nodelay(true);  // Nagle would hold a small SSE event back ~40 ms
         server.set_keep_alive_max_count(1000);
         server.set_keep_alive_timeout(static_cast<time_t>(cfg.keep_alive_timeout_seconds));
-        server.set_read_timeout(30, 0);
+        server.set_read_timeout(static_cast<time_t>(cfg.client_read_timeout_seconds), 0);
         server.set_write_timeout(60, 0);
         server.set_payload_max_length(cfg.max_body_bytes);
 

@@ -482,6 +482,12 @@ private:
             return true;
         };
         hooks.on_body = [this, &batch](std::string_view bytes) {
+            // An upstream that never ends (or never stops one event) is cut here.
+            upstream_bytes_ += bytes.size();
+            if (upstream_bytes_ > svc_.cfg_.max_upstream_response_bytes) {
+                too_large_ = true;
+                return false;
+            }
             batch.clear();
             converter_.feed(bytes, batch);
             return push(batch);
@@ -500,6 +506,13 @@ private:
                 converter_.finish(batch);
             } else if (abort) {
                 converter_.fail(*abort, batch);
+            } else if (too_large_) {
+                end_note_ = "too-large";
+                converter_.fail(msgbridge::make_error(msgbridge::error_type::api_error,
+                                                      "the upstream's answer exceeded " +
+                                                          std::to_string(svc_.cfg_.max_upstream_response_bytes) +
+                                                          " bytes (MAX_UPSTREAM_RESPONSE_BYTES)"),
+                                batch);
             } else if (last.what == upstream_outcome::kind::timed_out) {
                 end_note_ = "idle-timeout";
                 converter_.fail(msgbridge::make_error(msgbridge::error_type::api_error,
@@ -592,6 +605,8 @@ private:
     std::uint64_t input_tokens_ = 0;
     std::uint64_t output_tokens_ = 0;
     std::uint64_t bytes_to_client_ = 0;
+    std::uint64_t upstream_bytes_ = 0;  // producer thread only
+    bool too_large_ = false;            // producer thread only
     unsigned pings_ = 0;
     steady::time_point started_;
     std::optional<steady::time_point> first_byte_;
@@ -848,10 +863,16 @@ http_response service::messages(const http_request& request) {
     up.total_timeout = std::chrono::seconds(cfg_.upstream_timeout_seconds);
     std::string answer;
     std::optional<steady::time_point> first_byte;
+    bool too_large = false;
     loop_hooks hooks;
     hooks.on_commit = [] { return true; };
     hooks.on_body = [&](std::string_view bytes) {
         if (!first_byte) first_byte = steady::now();
+        // The answer is held in memory until it is converted: bound it.
+        if (answer.size() + bytes.size() > cfg_.max_upstream_response_bytes) {
+            too_large = true;
+            return false;
+        }
         answer.append(bytes);
         return true;
     };
@@ -863,6 +884,11 @@ http_response service::messages(const http_request& request) {
     if (!r.committed) {
         res = error_response(r.error);
         if (r.retry_after) res.headers.emplace_back("retry-after", std::to_string(*r.retry_after));
+    } else if (too_large) {
+        res = error_response(make_status_error(msgbridge::error_type::api_error, 502,
+                                               "the upstream's answer exceeded " +
+                                                   std::to_string(cfg_.max_upstream_response_bytes) +
+                                                   " bytes (MAX_UPSTREAM_RESPONSE_BYTES)"));
     } else if (r.last.what != upstream_outcome::kind::completed) {
         bool timed_out = r.last.what == upstream_outcome::kind::timed_out;
         res = error_response(make_status_error(
