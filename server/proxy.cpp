@@ -75,6 +75,8 @@ struct loop_hooks {
     std::function<bool()> on_commit;
     // Body bytes of the committed answer. Return false to abort.
     std::function<bool(std::string_view)> on_body;
+    // A key was just taken out of service (401/403): one log line, redacted id only.
+    std::function<void(std::string_view redacted_id, int status)> on_quarantine;
 };
 
 struct loop_result {
@@ -163,7 +165,12 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
         if (out.got_headers && out.what == upstream_outcome::kind::completed) {
             r.attempts.push_back(key_id + ":" + std::to_string(status));
             auto key_result = msgbridge::outcome_for_status(status);
-            if (lease) (void)lease.report(key_result, retry_after);
+            if (lease) {
+                // Copied first: the lease is spent once it reports.
+                std::string redacted(lease.redacted_id());
+                auto reported = lease.report(key_result, retry_after);
+                if (reported.newly_quarantined && hooks.on_quarantine) hooks.on_quarantine(redacted, status);
+            }
             last_error = msgbridge::convert_upstream_error(status, error_body);
             last_retry_after = retry_after;
             last_status = status;
@@ -481,6 +488,9 @@ private:
             changed_.notify_all();
             return true;
         };
+        hooks.on_quarantine = [this](std::string_view redacted_id, int status) {
+            svc_.log_quarantine(request_id_, redacted_id, status);
+        };
         hooks.on_body = [this, &batch](std::string_view bytes) {
             // An upstream that never ends (or never stops one event) is cut here.
             upstream_bytes_ += bytes.size();
@@ -711,6 +721,12 @@ std::size_t service::active_streams() const {
     return sessions_.size();
 }
 
+void service::log_quarantine(const std::string& request_id, std::string_view redacted_id, int status) const {
+    log_.line(redact_secrets(request_id + " key " + std::string(redacted_id) + " quarantined: the upstream answered " +
+                                 std::to_string(status) + "; it is skipped until the quarantine ends",
+                             secrets_));
+}
+
 http_response service::error_response(const msgbridge::error& err) {
     return json_response(err.http_status, msgbridge::to_json(err));
 }
@@ -866,6 +882,9 @@ http_response service::messages(const http_request& request) {
     bool too_large = false;
     loop_hooks hooks;
     hooks.on_commit = [] { return true; };
+    hooks.on_quarantine = [&](std::string_view redacted_id, int status) {
+        log_quarantine(request.id, redacted_id, status);
+    };
     hooks.on_body = [&](std::string_view bytes) {
         if (!first_byte) first_byte = steady::now();
         // The answer is held in memory until it is converted: bound it.

@@ -94,6 +94,7 @@ private:
     http_response root();
     bool authorized(const http_request& request) const;
 
+    void log_quarantine(const std::string& request_id, std::string_view redacted_id, int status) const;
     void add_session(const std::shared_ptr<stream_session>& session);
     void remove_session(stream_session* session);
 
