@@ -99,6 +99,7 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
     std::optional<msgbridge::error> last_error;
     std::string last_retry_after;
     int last_status = 0;
+    std::optional<std::chrono::milliseconds> pool_wait;  // from the acquire that found every key tried
 
     for (int attempt = 0; attempt < max_attempts; ++attempt) {
         msgbridge::key_lease lease;
@@ -106,7 +107,10 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
             auto got = pool->acquire(tried);
             if (got.status != msgbridge::acquire_status::leased) {
                 long wait = ceil_seconds(got.wait);
-                if (last_error && got.status == msgbridge::acquire_status::exhausted) break;
+                if (last_error && got.status == msgbridge::acquire_status::exhausted) {
+                    if (got.wait.count() > 0) pool_wait = got.wait;
+                    break;
+                }
                 if (got.status == msgbridge::acquire_status::quarantined) {
                     r.error = last_error ? *last_error
                                          : make_status_error(msgbridge::error_type::api_error, 503,
@@ -224,12 +228,9 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
     r.error = last_error ? *last_error
                          : msgbridge::make_error(msgbridge::error_type::api_error, "no upstream attempt was made");
     if (last_status == 429) {
-        std::optional<std::chrono::milliseconds> wait;
-        if (pool != nullptr && !pool->empty()) {
-            for (const auto& k : pool->stats()) {
-                if (!k.quarantined && (!wait || k.cooling_for < *wait)) wait = k.cooling_for;
-            }
-        }
+        // The pool knows when its first key is usable again; the upstream's
+        // own header only matters without keys to rotate.
+        std::optional<std::chrono::milliseconds> wait = pool_wait;
         if (!wait && !last_retry_after.empty())
             wait = msgbridge::parse_retry_after(last_retry_after, std::chrono::system_clock::now());
         r.retry_after = ceil_seconds(wait.value_or(std::chrono::seconds(1)));

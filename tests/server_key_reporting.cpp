@@ -64,3 +64,44 @@ TEST_CASE("keys: a stream's 403 quarantine is logged the same way", "[server][ke
     CHECK(count_lines_with(proxy.log(), "key " + std::string(reference.redacted_id(0)) + " quarantined") == 1);
     CHECK(proxy.log_text().find(key_bad) == std::string::npos);
 }
+
+TEST_CASE("keys: retry-after comes from the pool's wait, not the last upstream header", "[server][keys]") {
+    // The first key is asked to rest 7 s, the second 40 s: the client may retry when the first is back.
+    mock::upstream up([](const mock::recorded& r, std::size_t) {
+        std::string wait = bearer_key(r) == key_bad ? "7" : "40";
+        return mock::json(429, R"({"error":{"message":"slow down"}})", {{"Retry-After", wait}});
+    });
+    mock::running_proxy proxy(mock::test_config(up.url(), {key_bad, key_good}));
+
+    SECTION("every key tried (exhausted), non-streaming") {
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 429);
+        CHECK(res->body.find(R"("type":"rate_limit_error")") != std::string::npos);
+        REQUIRE(res->has_header("retry-after"));
+        long seconds = std::stol(res->get_header_value("retry-after"));
+        CHECK(seconds >= 1);
+        CHECK(seconds <= 7);
+        CHECK(up.requests().size() == 2);
+
+        SECTION("then every key cooling: refused without an upstream call, same bound") {
+            auto again = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+            REQUIRE(again);
+            CHECK(again->status == 429);
+            REQUIRE(again->has_header("retry-after"));
+            long s2 = std::stol(again->get_header_value("retry-after"));
+            CHECK(s2 >= 1);
+            CHECK(s2 <= 7);
+            CHECK(up.requests().size() == 2);
+        }
+    }
+    SECTION("streaming: the same header on the JSON error") {
+        auto result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true));
+        CHECK(result.status == 429);
+        auto it = result.headers.find("retry-after");
+        REQUIRE(it != result.headers.end());
+        long seconds = std::stol(it->second);
+        CHECK(seconds >= 1);
+        CHECK(seconds <= 7);
+    }
+}
