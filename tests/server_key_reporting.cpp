@@ -105,3 +105,28 @@ TEST_CASE("keys: retry-after comes from the pool's wait, not the last upstream h
         CHECK(seconds <= 7);
     }
 }
+
+TEST_CASE("keys: GET /health carries the pool's per-key counters, without keys", "[server][keys]") {
+    mock::upstream up([](const mock::recorded& r, std::size_t) {
+        if (bearer_key(r) == key_bad) return mock::json(401, R"({"error":{"message":"bad key"}})");
+        return mock::json(200, mock::completion("fine"));
+    });
+    mock::running_proxy proxy(mock::test_config(up.url(), {key_bad, key_good}));
+    msgbridge::key_pool reference({key_bad, key_good});
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+
+    auto health = proxy.client().Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    const std::string& body = health->body;
+    CHECK(body.find(R"("key_stats":[)") != std::string::npos);
+    CHECK(body.find(std::string(reference.redacted_id(0))) != std::string::npos);
+    CHECK(body.find(std::string(reference.redacted_id(1))) != std::string::npos);
+    CHECK(body.find(R"("auth_failures":1)") != std::string::npos);
+    CHECK(body.find(R"("successes":1)") != std::string::npos);
+    CHECK(body.find(R"("quarantined":true)") != std::string::npos);
+    CHECK(body.find(key_bad) == std::string::npos);
+    CHECK(body.find(key_good) == std::string::npos);
+}
