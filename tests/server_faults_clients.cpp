@@ -169,6 +169,32 @@ TEST_CASE("client faults: a client that leaves after its request, before the ans
     check_serves(proxy);
 }
 
+TEST_CASE("client faults: a client that leaves before the upstream answered: the upstream call still ends",
+          "[server][faults][clients]") {
+    // cpp-httplib 0.11.4 gives a handler no way to watch its client's socket, so
+    // the proxy learns of the departure only when it writes (docs/server.md,
+    // limitations); until then the upstream call is bounded by its timeouts.
+    mock::raw_upstream up([](mock::raw_upstream& self, int fd) {
+        if (mock::raw_upstream::read_request(fd)) self.wait_peer_close(fd);
+    });
+    auto cfg = client_fault_config(up.url());
+    cfg.upstream_timeout_seconds = 2;
+    cfg.stream_idle_timeout_seconds = 2;
+    mock::running_proxy proxy(cfg);
+    const bool stream = GENERATE(false, true);
+    const std::string body = mock::messages_body(stream);
+    {
+        raw_client c(proxy.port());
+        REQUIRE(c.connected());
+        REQUIRE(c.send(request_head(body.size()) + body));
+        REQUIRE(up.wait_connections(1));  // the upstream request has started
+        c.close();
+    }
+    CHECK(up.wait_closed_by_peer(1));
+    REQUIRE(wait_active_connections(proxy, 0));
+    CHECK(proxy.service().active_streams() == 0);
+}
+
 TEST_CASE("client faults: a client that leaves mid-stream cancels the upstream request", "[server][faults][clients]") {
     mock::upstream up([](const mock::recorded& r, std::size_t) {
         if (r.body.find("leaving") == std::string::npos) return normal_answer(r);

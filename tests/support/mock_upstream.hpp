@@ -436,6 +436,10 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         return accepted_;
     }
+    bool wait_connections(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, patience, [&] { return accepted_ >= n; });
+    }
     /// Connections whose peer (the proxy) closed them while a script waited in wait_peer_close().
     std::size_t closed_by_peer() const {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -505,6 +509,7 @@ private:
                 return;
             }
             ++accepted_;
+            changed_.notify_all();
             open_.push_back(fd);
             workers_.emplace_back([this, fd] {
                 script_(*this, fd);
