@@ -1,0 +1,63 @@
+// The reliability settings: client read timeout and the upstream answer size limit.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "config.hpp"
+
+namespace {
+
+proxy::env_lookup vars(std::map<std::string, std::string> values) {
+    return [values](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        if (it == values.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+std::string error_text(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const proxy::config_error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("config: client_read_timeout_seconds and max_upstream_response_bytes", "[server][config]") {
+    SECTION("defaults: 30 s and 256 MiB") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""}}), "");
+        CHECK(cfg.client_read_timeout_seconds == 30);
+        CHECK(cfg.max_upstream_response_bytes == (std::size_t{256} << 20));
+    }
+    SECTION("config.json") {
+        proxy::config cfg;
+        proxy::apply_config_json(R"({"client_read_timeout_seconds":7,"max_upstream_response_bytes":4096})", "t.json", cfg);
+        CHECK(cfg.client_read_timeout_seconds == 7);
+        CHECK(cfg.max_upstream_response_bytes == 4096);
+    }
+    SECTION("the environment") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""},
+                                            {"CLIENT_READ_TIMEOUT_SECONDS", "3"},
+                                            {"MAX_UPSTREAM_RESPONSE_BYTES", "1048576"}}),
+                                      "");
+        CHECK(cfg.client_read_timeout_seconds == 3);
+        CHECK(cfg.max_upstream_response_bytes == 1048576);
+    }
+    SECTION("out of range: one line naming the setting") {
+        auto zero = error_text([] { (void)proxy::load_config(vars({{"CLIENT_READ_TIMEOUT_SECONDS", "0"}}), ""); });
+        CHECK(zero.find("CLIENT_READ_TIMEOUT_SECONDS") != std::string::npos);
+        auto tiny = error_text([] { (void)proxy::load_config(vars({{"MAX_UPSTREAM_RESPONSE_BYTES", "10"}}), ""); });
+        CHECK(tiny.find("MAX_UPSTREAM_RESPONSE_BYTES") != std::string::npos);
+    }
+    SECTION("--help lists both") {
+        auto help = proxy::help_text();
+        CHECK(help.find("CLIENT_READ_TIMEOUT_SECONDS") != std::string::npos);
+        CHECK(help.find("MAX_UPSTREAM_RESPONSE_BYTES") != std::string::npos);
+    }
+}
