@@ -182,3 +182,31 @@ TEST_CASE("request errors: no input crashes the converter (every prefix, every f
         }
     }
 }
+
+TEST_CASE("request errors: a top-level field given twice is refused, not half-applied (fuzz finding)",
+          "[request][errors]") {
+    // Found by fuzz_request: a second "tools" array was written after the
+    // first had been closed, corrupting the writer's state.
+    const std::string tool = R"({"name":"t","input_schema":{"type":"object"}})";
+    require_error(head + R"("tools":[)" + tool + R"(],"tools":[)" + tool +
+                      R"(],"messages":[{"role":"user","content":"hi"}]})",
+                  "tools: appears more than once");
+    require_error(with_field(R"("model":"other")"), "model: appears more than once");
+    require_error(with_field(R"("max_tokens":5)"), "max_tokens: appears more than once");
+    require_error(head + R"("messages":[{"role":"user","content":"a"}],"messages":[{"role":"user","content":"b"}]})",
+                  "messages: appears more than once");
+    for (const char* field : {R"("system":"a","system":"b")", R"("stream":true,"stream":false)",
+                              R"("temperature":1,"temperature":0.5)", R"("top_p":1,"top_p":0.5)",
+                              R"("top_k":1,"top_k":2)", R"("stop_sequences":["a"],"stop_sequences":["b"])",
+                              R"("metadata":{},"metadata":{})", R"("thinking":{"type":"disabled"},"thinking":{"type":"disabled"})",
+                              R"("output_config":{},"output_config":{})", R"("tool_choice":{"type":"auto"},"tool_choice":{"type":"auto"})"}) {
+        INFO(field);
+        auto converted = msgbridge::convert_request(with_field(field));
+        REQUIRE_FALSE(converted.has_value());
+        CHECK(converted.error().message.find("appears more than once") != std::string::npos);
+    }
+    SECTION("an unknown field given twice is still only ignored") {
+        auto converted = msgbridge::convert_request(with_field(R"("future":1,"future":2)"));
+        CHECK(converted.has_value());
+    }
+}

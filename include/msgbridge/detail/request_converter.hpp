@@ -198,6 +198,7 @@ private:
 
     // tools and tool_choice
     std::size_t tools_written_ = 0;
+    std::uint32_t seen_fields_ = 0;  // top-level fields met so far, one bit each
     std::vector<std::string> dropped_tools_;
     std::string_view tool_choice_type_;
     std::string_view tool_choice_name_;  // escaped

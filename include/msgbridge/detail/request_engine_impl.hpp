@@ -229,6 +229,7 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     turn_first_part_ = 0;
     wrote_message_ = wrote_non_system_ = false;
     tools_written_ = 0;
+    seen_fields_ = 0;
     dropped_tools_.clear();
     tool_choice_type_ = tool_choice_name_ = {};
     has_tool_choice_ = disable_parallel_ = false;
@@ -341,37 +342,46 @@ inline bool request_engine::read_model(od::object& top, converted_request& out) 
 inline bool request_engine::top_field(od::field& field) {
     const char* key = field.key().raw();
     od::value& value = field.value();
+    // A field given twice would be half-applied (a second `tools` array after
+    // the first was closed); JSON leaves duplicates undefined, so refuse them.
+    auto first = [this](unsigned bit, std::string_view name) {
+        if (seen_fields_ & (1u << bit)) return fail(name, "appears more than once");
+        seen_fields_ |= 1u << bit;
+        return true;
+    };
     switch (key[0]) {
         case 'm':
-            if (key_is(key, "model")) return true;
-            if (key_is(key, "messages")) return convert_messages(value);
+            if (key_is(key, "model")) return first(0, "model");
+            if (key_is(key, "messages")) return first(1, "messages") && convert_messages(value);
             if (key_is(key, "max_tokens")) {
+                if (!first(2, "max_tokens")) return false;
                 auto code = value.get_uint64().get(max_tokens_);
                 if (code && !is_parse_type_error(code)) return fail_json(code, "max_tokens", {});
                 if (code || max_tokens_ == 0) return fail("max_tokens", "must be a positive integer");
                 has_max_tokens_ = true;
                 return true;
             }
-            if (key_is(key, "metadata")) return convert_metadata(value);
+            if (key_is(key, "metadata")) return first(3, "metadata") && convert_metadata(value);
             break;
         case 's':
-            if (key_is(key, "system")) return convert_system(value);
+            if (key_is(key, "system")) return first(4, "system") && convert_system(value);
             if (key_is(key, "stream")) {
+                if (!first(5, "stream")) return false;
                 if (auto code = value.get_bool().get(stream_)) return fail_json(code, "stream", "must be a boolean");
                 return true;
             }
-            if (key_is(key, "stop_sequences")) return convert_stop_sequences(value);
+            if (key_is(key, "stop_sequences")) return first(6, "stop_sequences") && convert_stop_sequences(value);
             break;
         case 't':
-            if (key_is(key, "tools")) return convert_tools(value);
-            if (key_is(key, "tool_choice")) return convert_tool_choice(value);
-            if (key_is(key, "temperature")) return copy_number(value, "temperature", false);
-            if (key_is(key, "top_p")) return copy_number(value, "top_p", false);
-            if (key_is(key, "top_k")) return copy_number(value, "top_k", true);
-            if (key_is(key, "thinking")) return convert_thinking(value);
+            if (key_is(key, "tools")) return first(7, "tools") && convert_tools(value);
+            if (key_is(key, "tool_choice")) return first(8, "tool_choice") && convert_tool_choice(value);
+            if (key_is(key, "temperature")) return first(9, "temperature") && copy_number(value, "temperature", false);
+            if (key_is(key, "top_p")) return first(10, "top_p") && copy_number(value, "top_p", false);
+            if (key_is(key, "top_k")) return first(11, "top_k") && copy_number(value, "top_k", true);
+            if (key_is(key, "thinking")) return first(12, "thinking") && convert_thinking(value);
             break;
         case 'o':
-            if (key_is(key, "output_config")) return convert_output_config(value);
+            if (key_is(key, "output_config")) return first(13, "output_config") && convert_output_config(value);
             break;
         default:
             break;
