@@ -359,6 +359,17 @@ struct untrusted_cert {
     }
 };
 
+// Under ASan on a loaded machine one handshake was seen to outlast the 2 s request
+// deadline (a 504 instead of the TLS error): these cases get room, so what they
+// observe is the TLS failure itself. Normally each ends in milliseconds.
+proxy::config tls_fault_config(const std::string& url) {
+    auto cfg = fault_config(url);
+    cfg.connect_timeout_seconds = 10;
+    cfg.upstream_timeout_seconds = 20;
+    cfg.stream_idle_timeout_seconds = 20;
+    return cfg;
+}
+
 void check_tls_failure(mock::running_proxy& proxy) {
     for (int i = 0; i < 2; ++i) {  // the second time too: nothing was left half-open
         auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
@@ -382,18 +393,23 @@ void check_tls_failure(mock::running_proxy& proxy) {
 
 TEST_CASE("faults: TLS handshake failures", "[server][faults][tls]") {
     SECTION("a plain-HTTP server behind an https:// URL") {
-        mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("plain")); });
-        std::string url = "https://127.0.0.1:" + std::to_string(up.port()) + "/v1/chat/completions";
-        mock::running_proxy proxy(fault_config(url));
+        // It answers the ClientHello in plain HTTP at once. (A server that waits for a
+        // request line the ClientHello never completes is the "never answers" case:
+        // then the connect or the request timeout ends it, whichever comes first.)
+        mock::raw_upstream up([](mock::raw_upstream& self, int fd) {
+            mock::raw_upstream::send_all(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            self.wait_peer_close(fd);
+        });
+        mock::running_proxy proxy(tls_fault_config(up.url("https")));
         check_tls_failure(proxy);
-        CHECK(up.requests().empty());
+        CHECK(up.connections() >= 1);
     }
     SECTION("a TLS server whose certificate nobody trusts") {
         untrusted_cert pki;
         REQUIRE(pki.ok);
         mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("tls")); },
                           pki.cert, pki.key);
-        mock::running_proxy proxy(fault_config(up.url()));
+        mock::running_proxy proxy(tls_fault_config(up.url()));
         check_tls_failure(proxy);
         CHECK(up.requests().empty());
     }
