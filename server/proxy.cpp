@@ -678,7 +678,7 @@ std::string make_request_id() {
 }
 
 service::service(const config& cfg, upstream_transport& upstream, logger log)
-    : cfg_(cfg), upstream_(upstream), log_(std::move(log)) {
+    : cfg_(cfg), upstream_(upstream), log_(std::move(log)), converters_(cfg_.request) {
     msgbridge::key_pool_options options;
     options.strategy = cfg_.key_rotation;
     keys_ = std::make_unique<msgbridge::key_pool>(cfg_.keys, std::move(options));
@@ -813,7 +813,10 @@ http_response service::messages(const http_request& request) {
     if (cfg_.log_body_max_chars > 0)
         log_.line(request.id + " body: " + body_for_log(request.body, cfg_.log_body_max_chars, secrets_));
 
-    auto converted = msgbridge::convert_request(request.body, cfg_.request);
+    // The body's spare capacity lets simdjson parse it in place, without a copy.
+    auto converted = converters_.with(request.body.size(), [&](msgbridge::request_converter& converter) {
+        return converter.convert(request.body, request.body.capacity());
+    });
     if (!converted) {
         const auto& err = converted.error();
         log_.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) +
@@ -942,7 +945,9 @@ http_response service::messages(const http_request& request) {
 }
 
 http_response service::count_tokens(const http_request& request) {
-    auto counted = msgbridge::count_tokens(request.body);
+    auto counted = converters_.with(request.body.size(), [&](msgbridge::request_converter& converter) {
+        return converter.count_tokens(request.body, request.body.capacity());
+    });
     if (!counted) return error_response(counted.error());
     return json_response(200, "{\"input_tokens\":" + std::to_string(counted.value()) + "}");
 }

@@ -10,9 +10,12 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <msgbridge/error.hpp>
 #include <msgbridge/keys.hpp>
+#include <msgbridge/request.hpp>
 
 #include "config.hpp"
 #include "log.hpp"
@@ -59,6 +62,44 @@ struct http_response {
 
 class stream_session;
 
+/// Request converters keep their parser and buffers from one request to the
+/// next; building one per request (options copied, parser allocated) cost
+/// more than the conversion itself. One is lent per request in flight.
+class converter_pool {
+public:
+    explicit converter_pool(msgbridge::request_options options) : options_(std::move(options)) {}
+
+    /// Runs `use(msgbridge::request_converter&)` with a converter nobody else holds.
+    /// `body_bytes` decides whether the converter is kept afterwards: one that
+    /// converted a huge body would keep its huge buffers, so it is dropped.
+    template <class Use>
+    auto with(std::size_t body_bytes, Use&& use) {
+        std::unique_ptr<msgbridge::request_converter> converter;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!idle_.empty()) {
+                converter = std::move(idle_.back());
+                idle_.pop_back();
+            }
+        }
+        if (!converter) converter = std::make_unique<msgbridge::request_converter>(options_);
+        auto outcome = use(*converter);
+        if (body_bytes <= max_kept_body_bytes) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (idle_.size() < max_idle) idle_.push_back(std::move(converter));
+        }
+        return outcome;
+    }
+
+private:
+    static constexpr std::size_t max_idle = 64;
+    static constexpr std::size_t max_kept_body_bytes = std::size_t{1} << 20;
+
+    msgbridge::request_options options_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<msgbridge::request_converter>> idle_;
+};
+
 /// The routes of docs/server.md. Thread-safe: one object serves every connection.
 class service {
 public:
@@ -103,6 +144,7 @@ private:
     logger log_;
     std::unique_ptr<msgbridge::key_pool> keys_;
     std::vector<std::string> secrets_;  ///< redacted from every log line
+    converter_pool converters_;
 
     mutable std::mutex sessions_mutex_;
     std::set<std::shared_ptr<stream_session>> sessions_;
