@@ -154,7 +154,11 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
     for (auto member : root) {
         std::string_view key = member.key;
         auto v = member.value;
-        if (key == "nvidia_url") cfg.upstream_url = get_string(ctx, key, v);
+        if (key == "nvidia_url") {
+            // Blank means "not set", as in the Go original: the default URL stays.
+            const std::string url = trim(get_string(ctx, key, v));
+            if (!url.empty()) cfg.upstream_url = url;
+        }
         else if (key == "nvidia_key") {
             cfg.key_sources.nvidia_key = get_string(ctx, key, v);
             if (!trim(cfg.key_sources.nvidia_key).empty())

@@ -236,3 +236,11 @@ TEST_CASE("config: command line --help, --version, --config", "[server][config]"
                              "LOG_STREAM_TEXT_PREVIEW_CHARS"})
         CHECK(text.find(name) != std::string::npos);
 }
+
+TEST_CASE("config: a blank nvidia_url keeps the default URL, as in the Go original (fuzz finding)", "[server][config]") {
+    proxy::config cfg;
+    proxy::apply_config_json(R"({"nvidia_url":""})", "config.json", cfg);
+    CHECK(cfg.upstream_url == "https://integrate.api.nvidia.com/v1/chat/completions");
+    proxy::apply_config_json(R"({"nvidia_url":"  http://127.0.0.1:8000/v1/chat/completions "})", "config.json", cfg);
+    CHECK(cfg.upstream_url == "http://127.0.0.1:8000/v1/chat/completions");
+}
