@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "msgbridge/detail/json_escape.hpp"
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
@@ -85,37 +86,6 @@ struct error {
 [[nodiscard]] inline error invalid_request(std::string message) {
     return make_error(error_type::invalid_request_error, std::move(message));
 }
-
-namespace detail {
-// JSON string escaping for the handful of places that render small fixed
-// documents without a writer (error bodies must render even when the
-// writer itself is the thing that failed).
-inline void append_json_string(std::string& out, std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                if (byte < 0x20) {
-                    out += "\\u00";
-                    out.push_back(hex[byte >> 4]);
-                    out.push_back(hex[byte & 0xF]);
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-}
-}  // namespace detail
 
 /// Appends the Anthropic error body
 /// `{"type":"error","error":{"type":…,"message":…}}` to `out`.

@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "msgbridge/detail/json_escape.hpp"
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
@@ -106,42 +107,10 @@ private:
     rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
 
-// Escaping for string_piece: the same rules as RapidJSON's writer (which
-// cannot write part of a string), tuned for text that is mostly plain ASCII.
+// RapidJSON's writer cannot write part of a string; the shared escaper
+// follows its rules, so a string built in pieces reads like one it wrote.
 inline void json_writer::string_piece(std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    const char* p = text.data();
-    const char* const end = p + text.size();
-    while (p < end) {
-        const char* run = p;
-        while (p < end) {
-            const auto byte = static_cast<unsigned char>(*p);
-            if (byte < 0x20 || byte == '"' || byte == '\\') break;
-            ++p;
-        }
-        append_bytes({run, static_cast<std::size_t>(p - run)});
-        if (p == end) break;
-        const auto byte = static_cast<unsigned char>(*p++);
-        char escaped[6] = {'\\', 0, 0, 0, 0, 0};
-        std::size_t length = 2;
-        switch (byte) {
-            case '"': escaped[1] = '"'; break;
-            case '\\': escaped[1] = '\\'; break;
-            case '\n': escaped[1] = 'n'; break;
-            case '\r': escaped[1] = 'r'; break;
-            case '\t': escaped[1] = 't'; break;
-            case '\b': escaped[1] = 'b'; break;
-            case '\f': escaped[1] = 'f'; break;
-            default:
-                escaped[1] = 'u';
-                escaped[2] = '0';
-                escaped[3] = '0';
-                escaped[4] = hex[byte >> 4];
-                escaped[5] = hex[byte & 0xF];
-                length = 6;
-        }
-        append_bytes({escaped, length});
-    }
+    escape_json(text, [this](const char* data, std::size_t size) { append_bytes({data, size}); });
 }
 
 }  // namespace detail

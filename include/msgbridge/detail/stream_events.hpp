@@ -133,39 +133,7 @@ public:
         out += "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     }
 
-    // JSON string escaping with exactly RapidJSON's Writer rules (short
-    // escapes for \b \t \n \f \r, \u00XX with uppercase hex for other
-    // control bytes, nothing else), so every event reads the same whichever
-    // path wrote it. Text is mostly plain: copy runs, escape the rare byte.
-    static void append_escaped(std::string& out, std::string_view text) {
-        static constexpr char hex[] = "0123456789ABCDEF";
-        const char* p = text.data();
-        const char* const end = p + text.size();
-        while (p < end) {
-            const char* run = p;
-            while (p < end) {
-                const auto byte = static_cast<unsigned char>(*p);
-                if (byte < 0x20 || byte == '"' || byte == '\\') break;
-                ++p;
-            }
-            out.append(run, static_cast<std::size_t>(p - run));
-            if (p == end) break;
-            const auto byte = static_cast<unsigned char>(*p++);
-            switch (byte) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\b': out += "\\b"; break;
-                case '\t': out += "\\t"; break;
-                case '\n': out += "\\n"; break;
-                case '\f': out += "\\f"; break;
-                case '\r': out += "\\r"; break;
-                default: {
-                    const char escaped[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0xF]};
-                    out.append(escaped, 6);
-                }
-            }
-        }
-    }
+    static void append_escaped(std::string& out, std::string_view text) { append_json_escaped(out, text); }
 
     static void append_number(std::string& out, std::uint64_t value) {
         char digits[20];
