@@ -34,6 +34,24 @@ inline bool is_hex_digit(char c) noexcept {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/// Steps over the escape sequence whose backslash is at `p`: returns the byte
+/// after it, or nullptr when JSON does not allow it or `end` cuts it short.
+inline const char* skip_escape(const char* p, const char* end) noexcept {
+    ++p;
+    if (p >= end) return nullptr;
+    switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            return p + 1;
+        case 'u':
+            if (end - p < 5 || !is_hex_digit(p[1]) || !is_hex_digit(p[2]) || !is_hex_digit(p[3]) ||
+                !is_hex_digit(p[4]))
+                return nullptr;
+            return p + 5;
+        default:
+            return nullptr;
+    }
+}
+
 /// Whether every backslash escape in the inside of a string token is one JSON
 /// allows. simdjson's stage 1 checks quotes, control characters and UTF-8 but
 /// not escapes, and we copy these bytes upstream without decoding them.
@@ -43,21 +61,8 @@ inline bool escapes_valid(std::string_view content) noexcept {
     while (p < end) {
         const void* hit = std::memchr(p, '\\', static_cast<std::size_t>(end - p));
         if (hit == nullptr) return true;
-        p = static_cast<const char*>(hit) + 1;
-        if (p >= end) return false;
-        switch (*p) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                ++p;
-                break;
-            case 'u':
-                if (end - p < 5 || !is_hex_digit(p[1]) || !is_hex_digit(p[2]) || !is_hex_digit(p[3]) ||
-                    !is_hex_digit(p[4]))
-                    return false;
-                p += 5;
-                break;
-            default:
-                return false;
-        }
+        p = skip_escape(static_cast<const char*>(hit), end);
+        if (p == nullptr) return false;
     }
     return true;
 }
@@ -173,21 +178,9 @@ inline bool json_text_valid(std::string_view json) noexcept {
                 ++p;
                 return true;
             }
-            ++p;
-            if (p >= end) return false;
-            switch (*p) {
-                case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                    ++p;
-                    break;
-                case 'u':
-                    if (end - p < 5 || !is_hex_digit(p[1]) || !is_hex_digit(p[2]) || !is_hex_digit(p[3]) ||
-                        !is_hex_digit(p[4]))
-                        return false;
-                    p += 5;
-                    break;
-                default:
-                    return false;
-            }
+            const char* after_escape = skip_escape(p, end);
+            if (after_escape == nullptr) return false;
+            p = after_escape;
         }
     };
     auto digits = [&] {
