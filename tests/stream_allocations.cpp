@@ -1,38 +1,14 @@
 // Counts heap allocations to prove the stream converter does not allocate
-// per chunk once warmed up. Replacing the global operator new affects the
-// whole stream_tests binary; it only counts, it changes nothing else.
+// per chunk once warmed up. The counting operator new (support/
+// allocation_counter.hpp, included here and nowhere else in stream_tests)
+// counts for the whole binary; it only counts, it changes nothing else.
 #include <catch2/catch.hpp>
 #include <msgbridge/stream.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 
+#include "support/allocation_counter.hpp"
 #include "support/stream_test_util.hpp"
-
-namespace {
-std::atomic<std::size_t> allocation_count{0};
-}
-
-void* operator new(std::size_t size) {
-    allocation_count.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-// simdjson allocates with new (std::nothrow): these must pair with the frees above.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    allocation_count.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace msgbridge_test;
 
@@ -56,11 +32,11 @@ TEST_CASE("stream: no heap allocation per chunk in steady state", "[stream][allo
     const auto steady = [&](const std::string& chunk, std::size_t piece) {
         std::size_t before = 0;
         for (int i = 0; i < 504; ++i) {
-            if (i == 4) before = allocation_count.load();  // after this path's own warm-up
+            if (i == 4) before = allocations_so_far();  // after this path's own warm-up
             for (std::size_t at = 0; at < chunk.size(); at += piece) converter.feed(std::string_view(chunk).substr(at, piece), out);
             out.clear();
         }
-        return allocation_count.load() - before;
+        return allocations_so_far() - before;
     };
     CHECK(steady(tool_fragment, std::size_t{1} << 20) == 0);
     CHECK(steady(tool_fragment, 17) == 0);  // split chunks go through the partial-line buffer
@@ -72,11 +48,11 @@ TEST_CASE("stream: no heap allocation per chunk in steady state", "[stream][allo
             text_converter.feed(text, out);
             out.clear();
         }
-        const std::size_t before = allocation_count.load();
+        const std::size_t before = allocations_so_far();
         for (int i = 0; i < 500; ++i) {
             text_converter.feed(text, out);
             out.clear();
         }
-        CHECK(allocation_count.load() - before == 0);
+        CHECK(allocations_so_far() - before == 0);
     }
 }

@@ -11,17 +11,17 @@
 // Usage: bench_stream_convert [runs=21] [piece_bytes=1448] [ours-only]
 #include <msgbridge/stream.hpp>
 
+#include "support/allocation_counter.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,29 +32,6 @@
 #ifndef BENCH_CXX_FLAGS
 #  define BENCH_CXX_FLAGS "?"
 #endif
-
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-// simdjson allocates with new (std::nothrow): these must pair with the frees above.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
@@ -356,12 +333,12 @@ int main(int argc, char** argv) {
             const bool is_ours = (which == 0) == ours_first;
             std::string& out = is_ours ? ours_out : baseline_out;
             out.clear();  // keeps capacity: the sink does not allocate
-            const std::size_t allocs_before = allocations.load();
+            const std::size_t allocs_before = msgbridge_test::allocations_so_far();
             const auto start = std::chrono::steady_clock::now();
             if (is_ours) run_ours(stream, piece, out);
             else run_baseline(stream, piece, out);
             const auto stop = std::chrono::steady_clock::now();
-            const std::size_t allocs = allocations.load() - allocs_before;
+            const std::size_t allocs = msgbridge_test::allocations_so_far() - allocs_before;
             const double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count());
             (is_ours ? ours_ns : baseline_ns).push_back(ns / static_cast<double>(stream.chunks));
             (is_ours ? ours_allocs : baseline_allocs) = allocs;
