@@ -182,6 +182,25 @@ inline bool request_engine::fail_json(simdjson::error_code code, std::string_vie
     return fail(leaf, problem);
 }
 
+template <class Visit>
+simdjson_inline bool request_engine::visit_fields(od::object& object, Visit&& visit) {
+    bool visit_failed = false;
+    const simdjson::error_code code = for_each_field(object, [&](od::raw_json_string key, od::value& value) {
+        if (visit(key.raw(), value)) return simdjson::SUCCESS;
+        visit_failed = true;
+        return simdjson::UNEXPECTED_ERROR;  // only stops the walk: error_ already says why
+    });
+    if (code == simdjson::SUCCESS) return true;
+    return visit_failed ? false : fail_json(code, {}, {});
+}
+
+template <class Visit>
+simdjson_inline bool request_engine::visit_fields(od::value& value, Visit&& visit) {
+    od::object object;
+    if (auto code = value.get_object().get(object)) return fail_json(code, {}, "must be an object");
+    return visit_fields(object, std::forward<Visit>(visit));
+}
+
 inline bool request_engine::raw_string(od::value value, std::string_view name, std::string_view& out) {
     const std::string_view token = value.raw_json_token();
     if (token.empty() || token.front() != '"') {
@@ -286,11 +305,7 @@ inline bool request_engine::walk(od::document& doc, converted_request& out) {
     // first; every other field is then visited in document order.
     bool had_fields = false;
     if (auto code = top.reset().get(had_fields)) return fail_json(code, {}, {});
-    for (auto item : top) {
-        od::field field;
-        if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        if (!top_field(field)) return false;
-    }
+    if (!visit_fields(top, [this](const char* key, od::value& value) { return top_field(key, value); })) return false;
     const char* trailing = nullptr;
     if (doc.current_location().get(trailing) == simdjson::SUCCESS)
         return fail({}, "invalid JSON (content after the top-level object)");
@@ -339,9 +354,7 @@ inline bool request_engine::read_model(od::object& top, converted_request& out) 
     return true;
 }
 
-inline bool request_engine::top_field(od::field& field) {
-    const char* key = field.key().raw();
-    od::value& value = field.value();
+inline bool request_engine::top_field(const char* key, od::value& value) {
     // A field given twice would be half-applied (a second `tools` array after
     // the first was closed); JSON leaves duplicates undefined, so refuse them.
     auto first = [this](unsigned bit, std::string_view name) {
@@ -441,15 +454,10 @@ inline bool request_engine::convert_stop_sequences(od::value value) {
 inline bool request_engine::convert_metadata(od::value value) {
     auto guard = push("metadata");
     if (trim_json(value.raw_json_token()) == "null") return true;
-    od::object metadata;
-    if (auto code = value.get_object().get(metadata)) return fail_json(code, {}, "must be an object");
-    for (auto item : metadata) {
-        od::field field;
-        if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        const char* key = field.key().raw();
+    return visit_fields(value, [this](const char* key, od::value& field_value) {
         if (key_is(key, "user_id")) {
             std::string_view user;
-            if (!raw_string(field.value(), "user_id", user)) return false;
+            if (!raw_string(field_value, "user_id", user)) return false;
             if (user.data() != nullptr && emit("user")) {
                 top_.key("user");
                 top_.raw_string(quoted(user));
@@ -457,27 +465,24 @@ inline bool request_engine::convert_metadata(od::value value) {
         } else {
             ignored_fields_.push_back("metadata." + unescape_json_string(raw_key_content(key)));
         }
-    }
-    return true;
+        return true;
+    });
 }
 
 inline bool request_engine::convert_thinking(od::value value) {
     auto guard = push("thinking");
-    od::object thinking;
-    if (auto code = value.get_object().get(thinking)) return fail_json(code, {}, "must be an object");
     bool has_budget = false;
-    for (auto item : thinking) {
-        od::field field;
-        if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        const char* key = field.key().raw();
+    const bool read = visit_fields(value, [&](const char* key, od::value& field_value) {
         if (key_is(key, "type")) {
-            if (auto code = field.value().get_string().get(thinking_type_)) return fail_json(code, "type", "must be a string");
+            if (auto code = field_value.get_string().get(thinking_type_)) return fail_json(code, "type", "must be a string");
         } else if (key_is(key, "budget_tokens")) {
-            if (auto code = field.value().get_uint64().get(thinking_budget_))
+            if (auto code = field_value.get_uint64().get(thinking_budget_))
                 return fail_json(code, "budget_tokens", "must be a non-negative integer");
             has_budget = true;
         }
-    }
+        return true;
+    });
+    if (!read) return false;
     if (thinking_type_.data() == nullptr) return fail("type", "required");
     if (thinking_type_ != "enabled" && thinking_type_ != "adaptive" && thinking_type_ != "disabled")
         return fail("type", R"(must be one of "enabled", "adaptive", "disabled")");
@@ -487,38 +492,30 @@ inline bool request_engine::convert_thinking(od::value value) {
 
 inline bool request_engine::convert_output_config(od::value value) {
     auto guard = push("output_config");
-    od::object config;
-    if (auto code = value.get_object().get(config)) return fail_json(code, {}, "must be an object");
-    for (auto item : config) {
-        od::field field;
-        if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        const char* key = field.key().raw();
+    return visit_fields(value, [this](const char* key, od::value& field_value) {
         if (key_is(key, "effort")) {
-            if (auto code = field.value().get_string().get(effort_)) return fail_json(code, "effort", "must be a string");
+            if (auto code = field_value.get_string().get(effort_)) return fail_json(code, "effort", "must be a string");
         } else {
             ignored_fields_.push_back("output_config." + unescape_json_string(raw_key_content(key)));
         }
-    }
-    return true;
+        return true;
+    });
 }
 
 inline bool request_engine::convert_tool_choice(od::value value) {
     auto guard = push("tool_choice");
-    od::object choice;
-    if (auto code = value.get_object().get(choice)) return fail_json(code, {}, "must be an object");
-    for (auto item : choice) {
-        od::field field;
-        if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
-        const char* key = field.key().raw();
+    const bool read = visit_fields(value, [this](const char* key, od::value& field_value) {
         if (key_is(key, "type")) {
-            if (auto code = field.value().get_string().get(tool_choice_type_)) return fail_json(code, "type", "must be a string");
+            if (auto code = field_value.get_string().get(tool_choice_type_)) return fail_json(code, "type", "must be a string");
         } else if (key_is(key, "name")) {
-            if (!raw_string(field.value(), "name", tool_choice_name_)) return false;
+            if (!raw_string(field_value, "name", tool_choice_name_)) return false;
         } else if (key_is(key, "disable_parallel_tool_use")) {
-            if (auto code = field.value().get_bool().get(disable_parallel_))
+            if (auto code = field_value.get_bool().get(disable_parallel_))
                 return fail_json(code, "disable_parallel_tool_use", "must be a boolean");
         }
-    }
+        return true;
+    });
+    if (!read) return false;
     if (tool_choice_type_.data() == nullptr) return fail("type", "required");
     if (tool_choice_type_ != "auto" && tool_choice_type_ != "any" && tool_choice_type_ != "tool" &&
         tool_choice_type_ != "none")
@@ -542,6 +539,7 @@ inline bool request_engine::convert_tools(od::value value) {
         if (auto code = tool_value.get_object().get(tool)) return fail_json(code, {}, "must be an object");
         std::string_view type, name, description, schema;
         bool defer = false;
+        // Written out, not visit_fields(): this walk is hot (see its declaration).
         for (auto field_item : tool) {
             od::field field;
             if (auto code = std::move(field_item).get(field)) return fail_json(code, {}, {});
@@ -798,6 +796,7 @@ inline bool request_engine::convert_blocks(od::array blocks, message_role role) 
 inline bool request_engine::capture_block(od::value value, block_fields& block, bool nested) {
     od::object object;
     if (auto code = value.get_object().get(object)) return fail_json(code, {}, "must be an object");
+    // Written out, not visit_fields(): this walk is hot (see its declaration).
     for (auto item : object) {
         od::field field;
         if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});
@@ -872,6 +871,7 @@ inline bool request_engine::capture_source(od::value value, block_fields& block)
     od::object source;
     if (auto code = value.get_object().get(source)) return fail_json(code, {}, "must be an object");
     block.has_source = true;
+    // Written out, not visit_fields(): this walk is hot (see its declaration).
     for (auto item : source) {
         od::field field;
         if (auto code = std::move(item).get(field)) return fail_json(code, {}, {});

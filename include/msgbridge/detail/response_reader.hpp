@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/ondemand_walk.hpp"
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
@@ -110,33 +111,23 @@ inline error_code read_usage(od::value& value, openai_usage& usage) {
     od::object object;
     if (auto err = value.get_object().get(object)) return err;
     usage.present = true;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
-        if (key == "prompt_tokens") {
-            err = optional_uint(field.value(), usage.prompt_tokens);
-        } else if (key == "completion_tokens") {
-            err = optional_uint(field.value(), usage.completion_tokens);
-        } else if (key == "prompt_cache_hit_tokens") {  // DeepSeek's spelling
-            err = optional_uint(field.value(), usage.cached_tokens);
-        } else if (key == "prompt_tokens_details") {
+    auto err = for_each_field(object, [&](od::raw_json_string key, od::value& field_value) {
+        if (key == "prompt_tokens") return optional_uint(field_value, usage.prompt_tokens);
+        if (key == "completion_tokens") return optional_uint(field_value, usage.completion_tokens);
+        // DeepSeek's spelling:
+        if (key == "prompt_cache_hit_tokens") return optional_uint(field_value, usage.cached_tokens);
+        if (key == "prompt_tokens_details") {
             od::json_type details_type;
-            if ((err = field.value().type().get(details_type))) return err;
-            if (details_type != od::json_type::object) continue;
-            od::object details;
-            if ((err = field.value().get_object().get(details))) return err;
-            for (auto detail_result : details) {
-                od::field detail;
-                if ((err = std::move(detail_result).get(detail))) return err;
-                if (detail.key() == "cached_tokens") {
-                    if ((err = optional_uint(detail.value(), usage.cached_tokens))) return err;
-                }
-            }
+            if (auto type_err = field_value.type().get(details_type)) return type_err;
+            if (details_type != od::json_type::object) return simdjson::SUCCESS;
+            return for_each_field(field_value, [&](od::raw_json_string detail_key, od::value& detail) {
+                if (detail_key == "cached_tokens") return optional_uint(detail, usage.cached_tokens);
+                return simdjson::SUCCESS;
+            });
         }
-        if (err) return err;
-    }
+        return simdjson::SUCCESS;
+    });
+    if (err) return err;
     if (usage.cached_tokens > usage.prompt_tokens) usage.cached_tokens = usage.prompt_tokens;
     return simdjson::SUCCESS;
 }
@@ -148,74 +139,50 @@ inline error_code read_error(od::value& value, upstream_error_fields& error) {
     error.present = true;
     if (type == od::json_type::string) return value.get_string().get(error.message);
     if (type != od::json_type::object) return simdjson::SUCCESS;
-    od::object object;
-    if (auto err = value.get_object().get(object)) return err;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
-        if (key == "message") {
-            err = optional_string(field.value(), error.message);
-        } else if (key == "type") {
-            err = optional_string(field.value(), error.type);
-        } else if (key == "code") {
+    return for_each_field(value, [&](od::raw_json_string key, od::value& field_value) {
+        if (key == "message") return optional_string(field_value, error.message);
+        if (key == "type") return optional_string(field_value, error.type);
+        if (key == "code") {
             od::json_type code_type;
-            if ((err = field.value().type().get(code_type))) return err;
-            if (code_type == od::json_type::number) {
-                err = field.value().get_int64().get(error.code_number);
-            } else {
-                err = optional_string(field.value(), error.code_text);
-            }
+            if (auto err = field_value.type().get(code_type)) return err;
+            if (code_type == od::json_type::number) return field_value.get_int64().get(error.code_number);
+            return optional_string(field_value, error.code_text);
         }
-        if (err) return err;
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 inline error_code read_tool_call(od::value& value, openai_tool_call& call) {
-    od::object object;
-    if (auto err = value.get_object().get(object)) return err;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
+    return for_each_field(value, [&](od::raw_json_string key, od::value& field_value) {
         if (key == "index") {
             od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type == od::json_type::number) err = field.value().get_int64().get(call.index);
-        } else if (key == "id") {
-            err = optional_string(field.value(), call.id);
-        } else if (key == "function") {
+            if (auto err = field_value.type().get(type)) return err;
+            if (type == od::json_type::number) return field_value.get_int64().get(call.index);
+            return simdjson::SUCCESS;
+        }
+        if (key == "id") return optional_string(field_value, call.id);
+        if (key == "function") {
             od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type != od::json_type::object) continue;
-            od::object function;
-            if ((err = field.value().get_object().get(function))) return err;
-            for (auto inner_result : function) {
-                od::field inner;
-                if ((err = std::move(inner_result).get(inner))) return err;
-                if (inner.key() == "name") {
-                    err = optional_string(inner.value(), call.name);
-                } else if (inner.key() == "arguments") {
+            if (auto err = field_value.type().get(type)) return err;
+            if (type != od::json_type::object) return simdjson::SUCCESS;
+            return for_each_field(field_value, [&](od::raw_json_string inner_key, od::value& inner) {
+                if (inner_key == "name") return optional_string(inner, call.name);
+                if (inner_key == "arguments") {
                     // Some servers send arguments as an object, not a string.
                     od::json_type arguments_type;
-                    if ((err = inner.value().type().get(arguments_type))) return err;
+                    if (auto err = inner.type().get(arguments_type)) return err;
                     if (arguments_type == od::json_type::object) {
                         od::object arguments;
-                        if ((err = inner.value().get_object().get(arguments))) return err;
-                        err = arguments.raw_json().get(call.arguments);
-                    } else {
-                        err = optional_string(inner.value(), call.arguments);
+                        if (auto err = inner.get_object().get(arguments)) return err;
+                        return arguments.raw_json().get(call.arguments);
                     }
+                    return optional_string(inner, call.arguments);
                 }
-                if (err) return err;
-            }
+                return simdjson::SUCCESS;
+            });
         }
-        if (err) return err;
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 // `message` (completion) or `delta` (chunk).
@@ -223,105 +190,86 @@ inline error_code read_message(od::value& value, openai_fields& body) {
     od::json_type type;
     if (auto err = value.type().get(type)) return err;
     if (type != od::json_type::object) return simdjson::SUCCESS;
-    od::object object;
-    if (auto err = value.get_object().get(object)) return err;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
+    return for_each_field(value, [&](od::raw_json_string key, od::value& field_value) {
         if (key == "content") {
             od::json_type content_type;
-            if ((err = field.value().type().get(content_type))) return err;
-            if (content_type == od::json_type::array) {
-                // Content as parts: the text parts, joined.
-                body.content_parts = true;
-                od::array parts;
-                if ((err = field.value().get_array().get(parts))) return err;
-                for (auto part_result : parts) {
-                    od::value part;
-                    if ((err = std::move(part_result).get(part))) return err;
-                    od::object part_object;
-                    if (part.get_object().get(part_object)) continue;
-                    for (auto part_field_result : part_object) {
-                        od::field part_field;
-                        if ((err = std::move(part_field_result).get(part_field))) return err;
-                        if (part_field.key() == "text") {
-                            std::string_view text;
-                            if ((err = optional_string(part_field.value(), text))) return err;
-                            body.content_scratch.append(text.data(), text.size());
-                        }
-                    }
-                }
-                body.content = body.content_scratch;
-            } else {
-                err = optional_string(field.value(), body.content);
+            if (auto err = field_value.type().get(content_type)) return err;
+            if (content_type != od::json_type::array) return optional_string(field_value, body.content);
+            // Content as parts: the text parts, joined.
+            body.content_parts = true;
+            od::array parts;
+            if (auto err = field_value.get_array().get(parts)) return err;
+            for (auto part_result : parts) {
+                od::value part;
+                if (auto err = std::move(part_result).get(part)) return err;
+                od::object part_object;
+                if (part.get_object().get(part_object)) continue;
+                auto err = for_each_field(part_object, [&](od::raw_json_string part_key, od::value& part_value) {
+                    if (part_key != "text") return simdjson::SUCCESS;
+                    std::string_view text;
+                    if (auto text_err = optional_string(part_value, text)) return text_err;
+                    body.content_scratch.append(text.data(), text.size());
+                    return simdjson::SUCCESS;
+                });
+                if (err) return err;
             }
-        } else if (key == "reasoning_content") {
-            err = optional_string(field.value(), body.reasoning_content);
-        } else if (key == "reasoning") {
-            err = optional_string(field.value(), body.reasoning);
-        } else if (key == "refusal") {
-            err = optional_string(field.value(), body.refusal);
-        } else if (key == "tool_calls") {
+            body.content = body.content_scratch;
+            return simdjson::SUCCESS;
+        }
+        if (key == "reasoning_content") return optional_string(field_value, body.reasoning_content);
+        if (key == "reasoning") return optional_string(field_value, body.reasoning);
+        if (key == "refusal") return optional_string(field_value, body.refusal);
+        if (key == "tool_calls") {
             od::json_type calls_type;
-            if ((err = field.value().type().get(calls_type))) return err;
-            if (calls_type != od::json_type::array) continue;
+            if (auto err = field_value.type().get(calls_type)) return err;
+            if (calls_type != od::json_type::array) return simdjson::SUCCESS;
             od::array calls;
-            if ((err = field.value().get_array().get(calls))) return err;
+            if (auto err = field_value.get_array().get(calls)) return err;
             std::int64_t position = 0;
             for (auto call_result : calls) {
                 od::value call_value;
-                if ((err = std::move(call_result).get(call_value))) return err;
+                if (auto err = std::move(call_result).get(call_value)) return err;
                 openai_tool_call call;
                 call.index = position++;  // when the upstream leaves `index` out
-                if ((err = read_tool_call(call_value, call))) return err;
+                if (auto err = read_tool_call(call_value, call)) return err;
                 body.tool_calls.push_back(call);
             }
-        } else if (key == "function_call") {
+            return simdjson::SUCCESS;
+        }
+        if (key == "function_call") {
             // The legacy single-function form: one call at index 0.
             od::json_type call_type;
-            if ((err = field.value().type().get(call_type))) return err;
-            if (call_type != od::json_type::object) continue;
+            if (auto err = field_value.type().get(call_type)) return err;
+            if (call_type != od::json_type::object) return simdjson::SUCCESS;
             openai_tool_call call;
-            od::object function;
-            if ((err = field.value().get_object().get(function))) return err;
-            for (auto inner_result : function) {
-                od::field inner;
-                if ((err = std::move(inner_result).get(inner))) return err;
-                if (inner.key() == "name") err = optional_string(inner.value(), call.name);
-                else if (inner.key() == "arguments") err = optional_string(inner.value(), call.arguments);
-                if (err) return err;
-            }
+            auto err = for_each_field(field_value, [&](od::raw_json_string inner_key, od::value& inner) {
+                if (inner_key == "name") return optional_string(inner, call.name);
+                if (inner_key == "arguments") return optional_string(inner, call.arguments);
+                return simdjson::SUCCESS;
+            });
+            if (err) return err;
             body.tool_calls.push_back(call);
         }
-        if (err) return err;
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 inline error_code read_choice(od::value& value, openai_fields& body) {
-    od::object object;
-    if (auto err = value.get_object().get(object)) return err;
     std::int64_t index = 0;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
+    auto err = for_each_field(value, [&](od::raw_json_string key, od::value& field_value) {
         if (key == "index") {
             od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type == od::json_type::number) err = field.value().get_int64().get(index);
-        } else if (key == "delta" || key == "message") {
-            err = read_message(field.value(), body);
-        } else if (key == "finish_reason") {
-            err = optional_string(field.value(), body.finish_reason);
-        } else if (key == "stop_reason") {
-            err = optional_string(field.value(), body.stop_string);  // a token id (number) is ignored
+            if (auto type_err = field_value.type().get(type)) return type_err;
+            if (type == od::json_type::number) return field_value.get_int64().get(index);
+            return simdjson::SUCCESS;
         }
-        if (err) return err;
-    }
+        if (key == "delta" || key == "message") return read_message(field_value, body);
+        if (key == "finish_reason") return optional_string(field_value, body.finish_reason);
+        // vLLM's stop_reason: a stop string is kept, a token id (number) ignored.
+        if (key == "stop_reason") return optional_string(field_value, body.stop_string);
+        return simdjson::SUCCESS;
+    });
+    if (err) return err;
     body.has_choice = true;
     if (index != 0) {
         // Anthropic has no `n`: only choice 0 is converted.
@@ -346,58 +294,51 @@ inline error_code read_choice(od::value& value, openai_fields& body) {
 
 // The top level of a completion, a chunk, or an error body.
 inline error_code read_body(od::document& document, openai_fields& body) {
-    od::object object;
-    if (auto err = document.get_object().get(object)) return err;
     bool object_is_error = false;
-    for (auto field_result : object) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        const auto key = field.key();
-        error_code err = simdjson::SUCCESS;
+    auto err = for_each_field(document, [&](od::raw_json_string key, od::value& field_value) {
         if (key == "choices") {
             od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type != od::json_type::array) continue;
+            if (auto type_err = field_value.type().get(type)) return type_err;
+            if (type != od::json_type::array) return simdjson::SUCCESS;
             od::array choices;
-            if ((err = field.value().get_array().get(choices))) return err;
+            if (auto array_err = field_value.get_array().get(choices)) return array_err;
             // Only the first element is read; later ones (n > 1) are skipped.
             for (auto choice_result : choices) {
                 od::value choice;
-                if ((err = std::move(choice_result).get(choice))) return err;
-                if ((err = read_choice(choice, body))) return err;
-                break;
+                if (auto choice_err = std::move(choice_result).get(choice)) return choice_err;
+                return read_choice(choice, body);
             }
-        } else if (key == "usage") {
-            err = read_usage(field.value(), body.usage);
-        } else if (key == "model") {
-            if (body.want_model) err = optional_string(field.value(), body.model);
-        } else if (key == "error") {
-            err = read_error(field.value(), body.error);
-        } else if (key == "object") {
+            return simdjson::SUCCESS;
+        }
+        if (key == "usage") return read_usage(field_value, body.usage);
+        if (key == "model") {
+            if (!body.want_model) return simdjson::SUCCESS;
+            return optional_string(field_value, body.model);
+        }
+        if (key == "error") return read_error(field_value, body.error);
+        if (key == "object") {
             // Compared raw: every chunk has "object", and it is never escaped.
             od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type == od::json_type::string) {
-                od::raw_json_string text;
-                if ((err = field.value().get_raw_json_string().get(text))) return err;
-                object_is_error = text == "error";
-            }
-        } else if (key == "message") {
-            err = optional_string(field.value(), body.error.message);
-        } else if (key == "detail") {
-            err = optional_string(field.value(), body.error.detail);
-        } else if (key == "title") {
-            err = optional_string(field.value(), body.error.title);
-        } else if (key == "type") {
-            err = optional_string(field.value(), body.error.type);
-        } else if (key == "code") {
-            od::json_type type;
-            if ((err = field.value().type().get(type))) return err;
-            if (type == od::json_type::number) err = field.value().get_int64().get(body.error.code_number);
-            else err = optional_string(field.value(), body.error.code_text);
+            if (auto type_err = field_value.type().get(type)) return type_err;
+            if (type != od::json_type::string) return simdjson::SUCCESS;
+            od::raw_json_string text;
+            if (auto text_err = field_value.get_raw_json_string().get(text)) return text_err;
+            object_is_error = text == "error";
+            return simdjson::SUCCESS;
         }
-        if (err) return err;
-    }
+        if (key == "message") return optional_string(field_value, body.error.message);
+        if (key == "detail") return optional_string(field_value, body.error.detail);
+        if (key == "title") return optional_string(field_value, body.error.title);
+        if (key == "type") return optional_string(field_value, body.error.type);
+        if (key == "code") {
+            od::json_type type;
+            if (auto type_err = field_value.type().get(type)) return type_err;
+            if (type == od::json_type::number) return field_value.get_int64().get(body.error.code_number);
+            return optional_string(field_value, body.error.code_text);
+        }
+        return simdjson::SUCCESS;
+    });
+    if (err) return err;
     // A top-level message/detail without choices is an error body.
     if (object_is_error || (!body.has_choice && (!body.error.message.empty() || !body.error.detail.empty()))) {
         body.error.present = true;
