@@ -182,6 +182,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "connect_timeout_seconds") cfg.connect_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "stream_idle_timeout_seconds") cfg.stream_idle_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "ping_interval_seconds") cfg.ping_interval_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
+        else if (key == "stream_commit_after_seconds") cfg.stream_commit_after_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 0, 3600));
         else if (key == "shutdown_grace_seconds") cfg.shutdown_grace_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 0, 3600));
         else if (key == "keep_alive_timeout_seconds") cfg.keep_alive_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "client_read_timeout_seconds") cfg.client_read_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
@@ -308,6 +309,7 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("CONNECT_TIMEOUT_SECONDS")) cfg.connect_timeout_seconds = static_cast<unsigned>(parse_unsigned("CONNECT_TIMEOUT_SECONDS", *v, 1, 3600));
     if (auto v = get("STREAM_IDLE_TIMEOUT_SECONDS")) cfg.stream_idle_timeout_seconds = static_cast<unsigned>(parse_unsigned("STREAM_IDLE_TIMEOUT_SECONDS", *v, 1, 86400));
     if (auto v = get("PING_INTERVAL_SECONDS")) cfg.ping_interval_seconds = static_cast<unsigned>(parse_unsigned("PING_INTERVAL_SECONDS", *v, 1, 3600));
+    if (auto v = get("STREAM_COMMIT_AFTER_SECONDS")) cfg.stream_commit_after_seconds = static_cast<unsigned>(parse_unsigned("STREAM_COMMIT_AFTER_SECONDS", *v, 0, 3600));
     if (auto v = get("SHUTDOWN_GRACE_SECONDS")) cfg.shutdown_grace_seconds = static_cast<unsigned>(parse_unsigned("SHUTDOWN_GRACE_SECONDS", *v, 0, 3600));
     if (auto v = get("CLIENT_READ_TIMEOUT_SECONDS")) cfg.client_read_timeout_seconds = static_cast<unsigned>(parse_unsigned("CLIENT_READ_TIMEOUT_SECONDS", *v, 1, 3600));
     if (auto v = get("MAX_UPSTREAM_RESPONSE_BYTES")) cfg.max_upstream_response_bytes = parse_unsigned("MAX_UPSTREAM_RESPONSE_BYTES", *v, 1024, std::uint64_t{1} << 40);
@@ -349,6 +351,7 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   CONNECT_TIMEOUT_SECONDS         upstream connect timeout (default 10)
   STREAM_IDLE_TIMEOUT_SECONDS     upstream silence that ends a stream (default 300)
   PING_INTERVAL_SECONDS           ping events while the upstream is silent (default 5)
+  STREAM_COMMIT_AFTER_SECONDS     start a stream whose upstream has not answered yet (default 5, 0 = wait)
   SHUTDOWN_GRACE_SECONDS          SIGINT/SIGTERM: time for running streams (default 30)
   CLIENT_READ_TIMEOUT_SECONDS     longest silence while reading a client's request (default 30)
   MAX_UPSTREAM_RESPONSE_BYTES     one upstream answer (stream or not) is cut above this (default 268435456)

@@ -39,6 +39,7 @@ struct config {
     unsigned connect_timeout_seconds = 10;
     unsigned stream_idle_timeout_seconds = 300;  ///< upstream silence that ends a stream
     unsigned ping_interval_seconds = 5;          ///< ping events during upstream silence
+    unsigned stream_commit_after_seconds = 5;    ///< a stream whose upstream has not answered starts anyway (0: waits)
     unsigned shutdown_grace_seconds = 30;        ///< SIGTERM: time given to running streams
     unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
     unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request (slow clients are cut)

@@ -1,10 +1,23 @@
 // SPDX-License-Identifier: MIT
 #include "http_adapter.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <unordered_map>
 
 #include <httplib.h>
 
@@ -12,6 +25,308 @@
 
 namespace proxy {
 namespace {
+
+// ---- knowing when a client hangs up ----
+
+// One connection's hang-up state, shared between its connection thread (the
+// handler registers a callback) and the watcher thread (which fires it).
+class connection_link final : public client_link {
+public:
+    void on_hangup(std::function<void()> on_gone) override {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (gone_) {
+            lock.unlock();
+            on_gone();
+            return;
+        }
+        on_gone_ = std::move(on_gone);
+    }
+    void clear_hangup() override {
+        // Taking the lock waits for a callback that is running right now.
+        std::lock_guard<std::mutex> lock(mutex_);
+        on_gone_ = nullptr;
+    }
+    bool gone() const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return gone_;
+    }
+    void hung_up() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (gone_) return;
+        gone_ = true;
+        if (on_gone_) {
+            auto fire = std::move(on_gone_);
+            on_gone_ = nullptr;
+            fire();  // under the lock, so clear_hangup() cannot return while it runs
+        }
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::function<void()> on_gone_;
+    bool gone_ = false;
+};
+
+// One epoll thread watches every client socket for the peer's close
+// (EPOLLRDHUP), so a handler blocked on the upstream learns of it at once.
+// cpp-httplib 0.11.4 notices a departed client only when it next writes, and
+// a non-streaming request writes nothing until the upstream has answered.
+// Registering is edge-triggered and once per connection, not per request.
+class hangup_watcher {
+public:
+    hangup_watcher() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        if (epoll_ < 0 || wake_ < 0) throw std::runtime_error("cannot create the client hang-up watcher: " + std::string(std::strerror(errno)));
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = 0;
+        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~hangup_watcher() {
+        stopping_ = true;
+        std::uint64_t one = 1;
+        (void)!::write(wake_, &one, sizeof one);
+        thread_.join();
+        ::close(wake_);
+        ::close(epoll_);
+    }
+    hangup_watcher(const hangup_watcher&) = delete;
+    hangup_watcher& operator=(const hangup_watcher&) = delete;
+
+    struct registration {
+        std::uint64_t id = 0;
+        std::shared_ptr<connection_link> link;
+    };
+
+    registration attach(int fd) {
+        registration r{0, std::make_shared<connection_link>()};
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            r.id = ++next_id_;
+            links_.emplace(r.id, r.link);
+        }
+        epoll_event ev{};
+        ev.events = EPOLLRDHUP | EPOLLET;  // EPOLLHUP and EPOLLERR come regardless
+        ev.data.u64 = r.id;
+        if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            // Without a watch the connection still works; it just learns late.
+            std::lock_guard<std::mutex> lock(mutex_);
+            links_.erase(r.id);
+            r.id = 0;
+        }
+        return r;
+    }
+
+    // Before the socket is closed, so a reused descriptor is never mistaken for it.
+    void detach(const registration& r, int fd) {
+        if (r.id == 0) return;
+        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        std::lock_guard<std::mutex> lock(mutex_);
+        links_.erase(r.id);
+    }
+
+private:
+    void run() {
+        epoll_event events[64];
+        while (!stopping_) {
+            int n = ::epoll_wait(epoll_, events, 64, -1);
+            for (int i = 0; i < n; ++i) {
+                if (events[i].data.u64 == 0) continue;  // the wake-up: stopping_ is checked above
+                std::shared_ptr<connection_link> link;
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    auto it = links_.find(events[i].data.u64);
+                    if (it != links_.end()) link = it->second;
+                }
+                if (link) link->hung_up();
+            }
+        }
+    }
+
+    int epoll_;
+    int wake_;
+    std::atomic<bool> stopping_{false};
+    std::mutex mutex_;
+    std::unordered_map<std::uint64_t, std::shared_ptr<connection_link>> links_;
+    std::uint64_t next_id_ = 0;
+    std::thread thread_;
+};
+
+// ---- one client connection ----
+
+// What the handlers need of the connection this thread serves. They run on
+// the connection's thread, below process_request(), which has no room to pass it.
+struct connection_state {
+    std::shared_ptr<connection_link> link;
+    // Set when httplib refused a request it could not read whole: the
+    // connection's framing is lost, so answer and hang up rather than read on.
+    bool close_after_response = false;
+};
+thread_local connection_state* current_connection = nullptr;
+
+// The client socket as cpp-httplib's Stream. Ours instead of httplib's
+// SocketStream, which polls before every read and every write: here the
+// socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO) bound a blocked call, so a
+// request costs one recv and one send. A response's head is held until its
+// first body bytes and leaves with them in one send.
+class client_stream final : public httplib::Stream {
+public:
+    client_stream(int fd, std::chrono::microseconds read_timeout, std::chrono::microseconds write_timeout) : fd_(fd) {
+        set_timeout(SO_RCVTIMEO, read_timeout);
+        set_timeout(SO_SNDTIMEO, write_timeout);
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Nagle would hold an SSE event ~40 ms
+    }
+
+    // Between requests: waits up to `timeout` for the next request. False on
+    // timeout, on the client's close, or when `wake` fires while idle.
+    bool wait_for_request(std::chrono::milliseconds timeout, int wake) {
+        if (in_begin_ < in_end_) return true;  // pipelined
+        pollfd fds[2] = {{fd_, POLLIN, 0}, {wake, POLLIN, 0}};
+        for (;;) {
+            int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            // Data that is already here is served even while the server is stopping.
+            return (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+        }
+    }
+
+    void begin_response() { head_sent_ = false; }
+
+    // Sends what is held back; at the end of each response and before any read.
+    bool flush() {
+        if (held_.empty()) return !broken_;
+        bool ok = send_parts(held_.data(), held_.size(), nullptr, 0);
+        held_.clear();
+        return ok;
+    }
+
+    bool is_readable() const override {
+        if (in_begin_ < in_end_) return true;
+        pollfd p{fd_, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
+    }
+    bool is_writable() const override { return !broken_; }
+
+    ssize_t read(char* ptr, std::size_t size) override {
+        if (in_begin_ == in_end_) {
+            if (!flush()) return -1;  // e.g. "100 Continue" must reach the client before it sends more
+            if (size >= sizeof in_) return receive(ptr, size);
+            ssize_t n = receive(in_, sizeof in_);
+            if (n <= 0) return n;
+            in_begin_ = 0;
+            in_end_ = static_cast<std::size_t>(n);
+        }
+        std::size_t n = std::min(size, in_end_ - in_begin_);
+        std::memcpy(ptr, in_ + in_begin_, n);
+        in_begin_ += n;
+        return static_cast<ssize_t>(n);
+    }
+
+    ssize_t write(const char* ptr, std::size_t size) override {
+        if (broken_) return -1;
+        if (!head_sent_) {
+            // The head of a response: hold it for the body that follows.
+            head_sent_ = true;
+            held_.assign(ptr, size);
+            return static_cast<ssize_t>(size);
+        }
+        bool ok = held_.empty() ? send_parts(ptr, size, nullptr, 0) : send_parts(held_.data(), held_.size(), ptr, size);
+        held_.clear();
+        return ok ? static_cast<ssize_t>(size) : -1;
+    }
+
+    // Asked for every request; the answer does not change on a connection.
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        if (remote_port_ < 0) address_of(::getpeername, remote_ip_, remote_port_);
+        ip = remote_ip_;
+        port = remote_port_;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        if (local_port_ < 0) address_of(::getsockname, local_ip_, local_port_);
+        ip = local_ip_;
+        port = local_port_;
+    }
+    socket_t socket() const override { return fd_; }
+
+private:
+    void set_timeout(int option, std::chrono::microseconds timeout) {
+        timeval tv{};
+        tv.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
+        tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000000);
+        ::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv);
+    }
+
+    ssize_t receive(char* ptr, std::size_t size) {
+        for (;;) {
+            ssize_t n = ::recv(fd_, ptr, size, 0);
+            if (n < 0 && errno == EINTR) continue;
+            return n;  // -1 with EAGAIN: the read timeout passed
+        }
+    }
+
+    // Sends `a` then `b` whole, in as few calls as the socket allows.
+    bool send_parts(const char* a, std::size_t a_size, const char* b, std::size_t b_size) {
+        iovec parts[2] = {{const_cast<char*>(a), a_size}, {const_cast<char*>(b), b_size}};
+        int count = b_size > 0 ? 2 : 1;
+        iovec* next = parts;
+        while (count > 0) {
+            msghdr msg{};
+            msg.msg_iov = next;
+            msg.msg_iovlen = static_cast<std::size_t>(count);
+            ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                broken_ = true;  // gone, or the write timeout passed
+                return false;
+            }
+            auto sent = static_cast<std::size_t>(n);
+            while (count > 0 && sent >= next->iov_len) {
+                sent -= next->iov_len;
+                ++next;
+                --count;
+            }
+            if (count > 0) {
+                next->iov_base = static_cast<char*>(next->iov_base) + sent;
+                next->iov_len -= sent;
+            }
+        }
+        return true;
+    }
+
+    template <class Query>
+    void address_of(Query query, std::string& ip, int& port) const {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        ip.clear();
+        port = -1;
+        if (query(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+        char text[INET6_ADDRSTRLEN] = {};
+        if (addr.ss_family == AF_INET) {
+            auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+            ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+            port = ntohs(v4->sin_port);
+        } else if (addr.ss_family == AF_INET6) {
+            auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+            ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+            port = ntohs(v6->sin6_port);
+        }
+        ip = text;
+    }
+
+    int fd_;
+    char in_[16 * 1024];
+    std::size_t in_begin_ = 0;
+    std::size_t in_end_ = 0;
+    std::string held_;
+    bool head_sent_ = false;
+    bool broken_ = false;
+    mutable std::string remote_ip_, local_ip_;
+    mutable int remote_port_ = -1, local_port_ = -1;
+};
+
+// ---- connections beyond the cap ----
 
 // A connection beyond MAX_CONNECTIONS runs on the small overflow crew with
 // this flag set, and gets a 529 instead of waiting behind busy workers.
@@ -53,10 +368,16 @@ private:
     std::atomic<std::size_t>& refused_;
 };
 
-// Only to reach the listening socket: 0.11.4 has no setter for the backlog,
-// but listen() on a listening socket updates it.
+// httplib::Server with our own per-connection loop (process_and_close_socket
+// is its hook for that) and a listener we can stop in two steps.
 class tuned_server final : public httplib::Server {
 public:
+    tuned_server() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        if (wake_ < 0) throw std::runtime_error("cannot create an eventfd: " + std::string(std::strerror(errno)));
+    }
+    ~tuned_server() override { ::close(wake_); }
+
+    // 0.11.4 has no setter for the backlog, but listen() on a listening socket updates it.
     void raise_backlog(int backlog) {
         auto sock = svr_sock_.load();
         if (sock != INVALID_SOCKET) ::listen(sock, backlog);
@@ -66,15 +387,57 @@ public:
     // it is lost if called before listen_after_bind() has started, and it
     // cuts every chunked response at once (0.11.4's chunked writer stops as
     // soon as the listening socket is invalid), which would break running
-    // streams instead of letting them finish.
+    // streams instead of letting them finish. Idle keep-alive connections
+    // close now; a request in progress finishes (with Connection: close).
     void stop_accepting() {
+        draining_ = true;
+        wake_idle_connections();
         auto sock = svr_sock_.load();
         if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);
     }
-    // Marks the listener gone: idle keep-alive connections end and chunked
-    // responses still running are cut. Call after stop_accepting(); the
-    // socket itself was closed by httplib when accept() failed.
-    void close_connections() { svr_sock_.exchange(INVALID_SOCKET); }
+    // Marks the listener gone, which cuts chunked responses still running.
+    // Call after stop_accepting(); the socket itself was closed by httplib
+    // when accept() failed.
+    void close_connections() {
+        draining_ = true;
+        svr_sock_.exchange(INVALID_SOCKET);
+        wake_idle_connections();
+    }
+
+private:
+    void wake_idle_connections() {
+        std::uint64_t one = 1;  // never read back: the eventfd stays readable, every idle poll wakes
+        (void)!::write(wake_, &one, sizeof one);
+    }
+
+    // The keep-alive loop of 0.11.4's process_server_socket, minus its 10 ms
+    // polling while idle: a stop wakes idle connections through wake_.
+    bool process_and_close_socket(socket_t sock) override {
+        auto watch = watcher_.attach(sock);
+        connection_state state{watch.link};
+        current_connection = &state;
+        client_stream stream(sock, std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_),
+                             std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_));
+        bool ok = false;
+        for (std::size_t left = keep_alive_max_count_; left > 0; --left) {
+            if (svr_sock_ == INVALID_SOCKET) break;
+            if (!stream.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_), wake_)) break;
+            bool connection_closed = false;
+            stream.begin_response();
+            ok = process_request(stream, left == 1 || draining_, connection_closed, nullptr);
+            ok = stream.flush() && ok;
+            if (!ok || connection_closed || draining_ || state.close_after_response) break;
+        }
+        current_connection = nullptr;
+        watcher_.detach(watch, sock);
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return ok;
+    }
+
+    int wake_;
+    std::atomic<bool> draining_{false};
+    hangup_watcher watcher_;
 };
 
 http_request to_plain(const httplib::Request& req, const httplib::Response& res) {
@@ -86,8 +449,11 @@ http_request to_plain(const httplib::Request& req, const httplib::Response& res)
     if (q != std::string::npos) out.query = req.target.substr(q + 1);
     out.headers.reserve(req.headers.size());
     for (const auto& h : req.headers) out.headers.emplace_back(h.first, h.second);
-    out.body = req.body;
+    // Moved, not copied (bodies reach 32 MiB): httplib's Request is a mutable
+    // local of process_request() and nothing reads its body after the handler.
+    out.body = std::move(const_cast<httplib::Request&>(req).body);
     out.remote_addr = req.remote_addr;
+    if (current_connection) out.client = current_connection->link;
     return out;
 }
 
@@ -196,6 +562,12 @@ struct http_server::impl {
                 return httplib::Server::HandlerResponse::Unhandled;
             msgbridge::error err{msgbridge::error_type_for_status(res.status), res.status,
                                  default_message(res.status, cfg)};
+            // httplib's own refusals (malformed request, body too large, URI
+            // too long) may leave request bytes unread: close after answering.
+            if (current_connection) {
+                current_connection->close_after_response = true;
+                res.set_header("Connection", "close");
+            }
             res.set_content(msgbridge::to_json(err), "application/json");
             svc.log().line(res.get_header_value("request-id") + " " + (req.method.empty() ? "-" : req.method) + " " +
                            (req.path.empty() ? "-" : req.path) + " status=" + std::to_string(res.status) +

@@ -396,6 +396,7 @@ class stream_session {
 public:
     stream_session(service& svc, const http_request& request, msgbridge::converted_request converted)
         : svc_(svc),
+          client_(request.client),
           request_id_(request.id),
           client_model_(converted.context.client_model),
           upstream_model_(converted.upstream_model),
@@ -408,13 +409,34 @@ public:
 
     ~stream_session() { join(); }
 
-    void start() { producer_ = std::thread([this] { produce(); }); }
+    void start() {
+        // A client that hangs up while the upstream has not answered (or is
+        // silent) would otherwise be noticed only at the next write.
+        hangup_ = std::make_unique<hangup_watch>(client_, [this] { cancel_by_client(); });
+        producer_ = std::thread([this] { produce(); });
+    }
 
     // Handler thread: true once the answer committed (stream it), false when
-    // it failed before anything was sent (answer `error()`).
-    bool wait_for_commit() {
+    // it failed before anything was sent (answer `error()`). An upstream that
+    // has not answered within `commit_after` (0: no limit) is not waited for:
+    // the stream starts with our own message_start so that pings can flow,
+    // and the attempts go on behind it; since nothing of the upstream's
+    // reached the client, retries still work, but a final failure can then
+    // only be an `error` event.
+    bool wait_for_commit(std::chrono::seconds commit_after) {
         std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [this] { return phase_ != phase::waiting; });
+        auto decided = [this] { return phase_ != phase::waiting; };
+        if (commit_after.count() == 0) {
+            changed_.wait(lock, decided);
+        } else if (!changed_.wait_for(lock, commit_after, decided)) {
+            phase_ = phase::streaming;
+            started_early_ = true;
+            std::string start;
+            converter_.feed({}, start);  // message_start and a ping; the producer feeds only after it commits
+            if (!first_byte_) first_byte_ = steady::now();
+            pending_ += start;
+            return true;
+        }
         return phase_ == phase::streaming;
     }
     const loop_result& result() const { return result_; }
@@ -469,6 +491,7 @@ public:
         if (pings_) line += " pings=" + std::to_string(pings_);
         if (client_gone_) line += " client=disconnected";
         if (abort_error_) line += " ended=shutdown";
+        if (started_early_) line += " started=early";
         if (!end_note_.empty()) line += " end=" + end_note_;
         svc_.log_.line(redact_secrets(std::move(line), svc_.secrets_));
         if (svc_.cfg_.log_stream_text_preview_chars > 0 && !preview_.empty())
@@ -505,13 +528,23 @@ private:
         };
         result_ = run_attempts(svc_.upstream_, svc_.keys_.get(), upstream_, cancel_, hooks,
                                upstream_host_of(svc_.cfg_.upstream_url));
-        batch.clear();
-        if (result_.committed) {
-            std::optional<msgbridge::error> abort;
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                abort = abort_error_;
+        bool streaming = false;
+        bool client_gone = false;
+        std::optional<msgbridge::error> abort;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!result_.committed && phase_ == phase::waiting) {
+                // Shut down before the upstream answered: say so, not "cancelled".
+                if (abort_error_) result_.error = *abort_error_;
+                phase_ = phase::failed;  // the handler answers result_.error; it joins us before reading more
+                changed_.notify_all();
             }
+            streaming = phase_ == phase::streaming;
+            client_gone = client_gone_;
+            abort = abort_error_;
+        }
+        batch.clear();
+        if (streaming && result_.committed) {
             const auto& last = result_.last;
             if (last.what == upstream_outcome::kind::completed) {
                 converter_.finish(batch);
@@ -537,6 +570,12 @@ private:
                                                       "the upstream connection broke: " + last.detail),
                                 batch);
             }
+        } else if (streaming && !client_gone) {
+            // Started early, then every attempt failed: the status the client
+            // would have got travels as an `error` event.
+            const msgbridge::error& err = abort ? *abort : result_.error;
+            end_note_ = "error-" + std::to_string(err.http_status);
+            converter_.fail(err, batch);
         }
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -551,13 +590,8 @@ private:
         }
         // Logged before the stream's end is published, so the line exists by
         // the time the client sees the last byte (the tests rely on that).
-        if (result_.committed) log_summary(200);
+        if (streaming) log_summary(200);
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!result_.committed) {
-            phase_ = phase::failed;
-            // Shut down before the upstream answered: say so, not "cancelled".
-            if (abort_error_) result_.error = *abort_error_;
-        }
         ended_ = true;
         changed_.notify_all();
     }
@@ -594,6 +628,7 @@ private:
     }
 
     service& svc_;
+    std::shared_ptr<client_link> client_;
     std::string request_id_;
     std::string client_model_;
     std::string upstream_model_;
@@ -622,6 +657,9 @@ private:
     steady::time_point started_;
     std::optional<steady::time_point> first_byte_;
     std::optional<steady::time_point> finished_;
+    bool started_early_ = false;
+    // Last: destroyed first, so a hang-up never reaches a half-destroyed session.
+    std::unique_ptr<hangup_watch> hangup_;
 };
 
 namespace {
@@ -858,7 +896,7 @@ http_response service::messages(const http_request& request) {
         auto session = std::make_shared<stream_session>(*this, request, std::move(conv));
         add_session(session);
         session->start();
-        if (!session->wait_for_commit()) {
+        if (!session->wait_for_commit(std::chrono::seconds(cfg_.stream_commit_after_seconds))) {
             session->join();
             const auto& r = session->result();
             auto res = error_response(r.error);
@@ -900,7 +938,16 @@ http_response service::messages(const http_request& request) {
         return true;
     };
     cancel_handle cancel;
-    loop_result r = run_attempts(upstream_, keys_.get(), up, cancel, hooks, upstream_host_of(cfg_.upstream_url));
+    std::atomic<bool> client_left{false};
+    loop_result r;
+    {
+        // Nobody would read the answer, and it costs the user quota.
+        hangup_watch watch(request.client, [&] {
+            client_left = true;
+            cancel.cancel();
+        });
+        r = run_attempts(upstream_, keys_.get(), up, cancel, hooks, upstream_host_of(cfg_.upstream_url));
+    }
 
     http_response res;
     std::uint64_t tokens_in = 0, tokens_out = 0;
@@ -938,6 +985,7 @@ http_response service::messages(const http_request& request) {
                        " tokens_in=" + std::to_string(tokens_in) + " tokens_out=" + std::to_string(tokens_out) +
                        " ttfb_ms=" + (first_byte ? std::to_string(millis_between(started, *first_byte)) : "-") +
                        " total_ms=" + std::to_string(millis_between(started, finished));
+    if (client_left) line += " client=disconnected";
     if (res.status >= 400) line += " error=" + res.body;
     log_.line(redact_secrets(std::move(line), secrets_));
     res.logged = true;

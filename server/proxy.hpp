@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -23,6 +24,38 @@
 
 namespace proxy {
 
+/// The client's end of the connection, as far as a handler needs it: a way to
+/// hear that the client hung up while its answer is still being made. An
+/// upstream call nobody will read still costs the user quota, so it is cut.
+class client_link {
+public:
+    virtual ~client_link() = default;
+    /// Runs `on_gone` once, on another thread, when the client hangs up (at
+    /// once, on this thread, if it already has). Replaces an earlier callback.
+    virtual void on_hangup(std::function<void()> on_gone) = 0;
+    /// Removes the callback; once this returns it is not running and never will.
+    virtual void clear_hangup() = 0;
+    /// True once the client has hung up.
+    virtual bool gone() const = 0;
+};
+
+/// Scoped registration with a client_link (which may be null: no watch).
+class hangup_watch {
+public:
+    hangup_watch() = default;
+    hangup_watch(std::shared_ptr<client_link> link, std::function<void()> on_gone) : link_(std::move(link)) {
+        if (link_) link_->on_hangup(std::move(on_gone));
+    }
+    ~hangup_watch() {
+        if (link_) link_->clear_hangup();
+    }
+    hangup_watch(const hangup_watch&) = delete;
+    hangup_watch& operator=(const hangup_watch&) = delete;
+
+private:
+    std::shared_ptr<client_link> link_;
+};
+
 /// An inbound request as the handlers see it.
 struct http_request {
     std::string id;  ///< request-id, made by the adapter, echoed in the response header
@@ -32,6 +65,7 @@ struct http_request {
     header_list headers;
     std::string body;
     std::string remote_addr;
+    std::shared_ptr<client_link> client;  ///< null when the transport cannot watch its client
 
     /// First value of header `name` (case-insensitive), empty if absent.
     std::string header(std::string_view name) const;

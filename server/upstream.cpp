@@ -3,6 +3,9 @@
 // SPDX-License-Identifier: MIT
 #include "upstream.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -54,7 +57,13 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         auto id = ++next_id_;
         entries_.emplace(std::make_pair(when, id), std::move(fire));
-        wake_.notify_all();
+        // Every request gets the same timeout, so a new deadline is almost
+        // never earlier than the one the thread already sleeps towards: waking
+        // it anyway cost a futex call and a context switch per request.
+        if (when < sleeping_until_) {
+            sleeping_until_ = when;
+            wake_.notify_one();
+        }
         return id;
     }
 
@@ -70,11 +79,19 @@ private:
     void run() {
         std::unique_lock<std::mutex> lock(mutex_);
         while (!stop_) {
-            if (entries_.empty()) { wake_.wait(lock); continue; }
+            if (entries_.empty()) {
+                sleeping_until_ = clock::time_point::max();
+                wake_.wait(lock);
+                continue;
+            }
             auto first = entries_.begin();
             // A copy: remove() may erase the entry while this thread waits.
             const clock::time_point when = first->first.first;
-            if (clock::now() < when) { wake_.wait_until(lock, when); continue; }
+            if (clock::now() < when) {
+                sleeping_until_ = when;
+                wake_.wait_until(lock, when);
+                continue;
+            }
             auto fire = std::move(first->second);
             entries_.erase(first);
             fire();  // under the lock, so remove() waits for it
@@ -85,6 +102,7 @@ private:
     std::condition_variable wake_;
     std::map<std::pair<clock::time_point, std::uint64_t>, std::function<void()>> entries_;
     std::uint64_t next_id_ = 0;
+    clock::time_point sleeping_until_ = clock::time_point::min();  // not asleep yet: run() sees new entries itself
     bool stop_ = false;
     std::thread thread_;
 };
@@ -129,7 +147,23 @@ public:
         };
 
         httplib::Client* raw = client.get();
+        // httplib's stop() only reaches a connection that is already open: a
+        // cancel that lands while the connection is being made (between the
+        // stopper's installation and the socket's) would be lost, and the
+        // request would run to its timeout. This hook runs on the new socket
+        // before connect(), under the same lock stop() takes: either it sees
+        // the cancel, or stop() comes after it and finds the socket. A
+        // cancelled socket is swapped for /dev/null, so connect() fails at
+        // once and httplib still closes the descriptor it owns.
+        client->set_socket_options([&cancel](socket_t sock) {
+            if (!cancel.cancelled()) return;
+            int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (devnull < 0) return;
+            ::dup2(devnull, sock);
+            ::close(devnull);
+        });
         if (!cancel.set_stopper([raw] { raw->stop(); })) {
+            client->set_socket_options(nullptr);
             cancel.set_stopper(nullptr);
             release(std::move(client), false);
             outcome.what = upstream_outcome::kind::cancelled;
@@ -150,6 +184,7 @@ public:
 
         if (deadline_id != 0) deadlines_.remove(deadline_id);
         cancel.set_stopper(nullptr);
+        client->set_socket_options(nullptr);  // it refers to this request's cancel_handle
 
         if (ok) {
             outcome.what = upstream_outcome::kind::completed;

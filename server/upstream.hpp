@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -24,14 +25,12 @@ class cancel_handle {
 public:
     /// Aborts the request in flight (if any) and every later one.
     void cancel() {
+        cancelled_ = true;  // first: a transport that is connecting right now checks it
         std::lock_guard<std::mutex> lock(mutex_);
-        cancelled_ = true;
         if (stopper_) stopper_();
     }
-    bool cancelled() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return cancelled_;
-    }
+    /// Lock-free, so a transport may ask while holding its own locks.
+    bool cancelled() const { return cancelled_; }
     /// For the transport: install (or clear, with nullptr) the stopper. Returns false if already cancelled.
     bool set_stopper(std::function<void()> stopper) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -40,9 +39,9 @@ public:
     }
 
 private:
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::function<void()> stopper_;
-    bool cancelled_ = false;
+    std::atomic<bool> cancelled_{false};
 };
 
 /// One POST to the upstream chat/completions URL.

@@ -169,17 +169,21 @@ TEST_CASE("client faults: a client that leaves after its request, before the ans
     check_serves(proxy);
 }
 
-TEST_CASE("client faults: a client that leaves before the upstream answered: the upstream call still ends",
+TEST_CASE("client faults: a client that leaves before the upstream answered cancels the upstream call",
           "[server][faults][clients]") {
-    // cpp-httplib 0.11.4 gives a handler no way to watch its client's socket, so
-    // the proxy learns of the departure only when it writes (docs/server.md,
-    // limitations); until then the upstream call is bounded by its timeouts.
-    mock::raw_upstream up([](mock::raw_upstream& self, int fd) {
-        if (mock::raw_upstream::read_request(fd)) self.wait_peer_close(fd);
+    // The upstream reads the request and then says nothing, for longer than
+    // the test's patience: only the proxy noticing the departed client (not
+    // a timeout, not a write) can end the upstream call in time.
+    auto request_read = std::make_shared<mock::gate>();
+    mock::raw_upstream up([request_read](mock::raw_upstream& self, int fd) {
+        if (!mock::raw_upstream::read_request(fd)) return;
+        request_read->open();
+        self.wait_peer_close(fd);
     });
     auto cfg = client_fault_config(up.url());
-    cfg.upstream_timeout_seconds = 2;
-    cfg.stream_idle_timeout_seconds = 2;
+    cfg.upstream_timeout_seconds = 600;
+    cfg.stream_idle_timeout_seconds = 600;
+    cfg.stream_commit_after_seconds = 600;
     mock::running_proxy proxy(cfg);
     const bool stream = GENERATE(false, true);
     const std::string body = mock::messages_body(stream);
@@ -187,12 +191,14 @@ TEST_CASE("client faults: a client that leaves before the upstream answered: the
         raw_client c(proxy.port());
         REQUIRE(c.connected());
         REQUIRE(c.send(request_head(body.size()) + body));
-        REQUIRE(up.wait_connections(1));  // the upstream request has started
+        REQUIRE(request_read->wait());  // the upstream has the whole request and is "thinking"
         c.close();
     }
     CHECK(up.wait_closed_by_peer(1));
+    CHECK(proxy.wait_for_log("client=disconnected"));
     REQUIRE(wait_active_connections(proxy, 0));
     CHECK(proxy.service().active_streams() == 0);
+    CHECK(up.connections() == 1);  // cancelled, not retried
 }
 
 TEST_CASE("client faults: a client that leaves mid-stream cancels the upstream request", "[server][faults][clients]") {

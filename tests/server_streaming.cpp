@@ -1,6 +1,7 @@
 // Streams as a pipe: cancellation, silence, idle timeout, concurrency, shutdown.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -187,4 +188,73 @@ TEST_CASE("streaming: when the shutdown grace period ends, running streams end w
     REQUIRE_FALSE(names.empty());
     CHECK(names.back() == "error");
     CHECK(result.events.back().data.find("overloaded_error") != std::string::npos);
+}
+
+TEST_CASE("streaming: an upstream slow to answer: the stream starts anyway and pings flow until it does",
+          "[server][stream]") {
+    // The mock holds its response headers back until the test opens the gate,
+    // which it does only after the proxy's own pings have arrived.
+    auto gate = std::make_shared<mock::gate>();
+    mock::upstream up([gate](const mock::recorded&, std::size_t) {
+        gate->wait();
+        return mock::sse(mock::text_stream({"worth ", "the wait"}));
+    });
+    auto cfg = mock::test_config(up.url());
+    cfg.stream_commit_after_seconds = 1;
+    cfg.ping_interval_seconds = 1;
+    mock::running_proxy proxy(cfg);
+    int pings = 0;
+    auto result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true), [&](const mock::sse_event& e) {
+        if (e.event == "ping" && ++pings == 3) gate->open();  // one after message_start, two from the silence
+        return true;
+    });
+    gate->open();
+    CHECK(result.status == 200);
+    auto names = mock::event_names(result.events);
+    REQUIRE_FALSE(names.empty());
+    CHECK(names.front() == "message_start");
+    CHECK(std::count(names.begin(), names.end(), "message_start") == 1);
+    auto first_delta = std::find(names.begin(), names.end(), "content_block_delta");
+    CHECK(std::count(names.begin(), first_delta, "ping") >= 3);
+    CHECK(names.back() == "message_stop");
+    std::string text;
+    for (const auto& e : result.events) {
+        if (e.event == "content_block_delta") text += e.data;
+    }
+    CHECK(text.find("worth ") != std::string::npos);
+    CHECK(text.find("the wait") != std::string::npos);
+    CHECK(proxy.wait_for_log("started=early"));
+    CHECK(up.requests().size() == 1);
+}
+
+TEST_CASE("streaming: after an early start, retries still happen and a final failure is an error event",
+          "[server][stream][retries]") {
+    // Every key is limited, slowly: the first answer comes after the stream has
+    // started, so the 429 the client would have got arrives as an error event,
+    // and the attempts on the other key were still made.
+    auto gate = std::make_shared<mock::gate>();
+    mock::upstream up([gate](const mock::recorded&, std::size_t) {
+        gate->wait();
+        return mock::json(429, R"({"error":{"message":"slow down","type":"rate_limit"}})", {{"Retry-After", "7"}});
+    });
+    auto cfg = mock::test_config(up.url(), {"nvapi-early-start-key-0000000001", "nvapi-early-start-key-0000000002"});
+    cfg.stream_commit_after_seconds = 1;
+    cfg.ping_interval_seconds = 1;
+    mock::running_proxy proxy(cfg);
+    int pings = 0;
+    auto result = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true), [&](const mock::sse_event& e) {
+        if (e.event == "ping" && ++pings == 2) gate->open();
+        return true;
+    });
+    gate->open();
+    CHECK(result.status == 200);
+    auto names = mock::event_names(result.events);
+    REQUIRE(names.size() >= 3);
+    CHECK(names.front() == "message_start");
+    CHECK(names.back() == "error");
+    CHECK(result.events.back().data.find("rate_limit_error") != std::string::npos);
+    CHECK_FALSE(has_event(result.events, "message_stop"));
+    REQUIRE(up.requests().size() == 2);  // both keys were tried behind the open stream
+    CHECK(up.requests()[0].authorization != up.requests()[1].authorization);
+    CHECK(proxy.wait_for_log("end=error-429"));
 }
