@@ -373,6 +373,13 @@ std::string upstream_host_of(const std::string& url) {
     return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// The converter keeps the answer's first characters for the log line itself.
+msgbridge::stream_options stream_options_for(const config& cfg) {
+    msgbridge::stream_options options;
+    options.text_preview_bytes = cfg.log_stream_text_preview_chars;
+    return options;
+}
+
 std::string join_list(const std::vector<std::string>& items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -400,7 +407,7 @@ public:
           request_id_(request.id),
           client_model_(converted.context.client_model),
           upstream_model_(converted.upstream_model),
-          converter_(converted.context),
+          converter_(converted.context, stream_options_for(svc.cfg_)),
           started_(steady::now()) {
         upstream_.body = std::move(converted.body);
         upstream_.stream = true;
@@ -581,11 +588,11 @@ private:
             std::lock_guard<std::mutex> lock(mutex_);
             if (!batch.empty() && !client_gone_) {
                 if (!first_byte_) first_byte_ = steady::now();
-                collect_preview(batch);
                 pending_ += batch;
             }
             input_tokens_ = converter_.input_tokens();
             output_tokens_ = converter_.output_tokens();
+            preview_ = converter_.text_preview();
             finished_ = steady::now();
         }
         // Logged before the stream's end is published, so the line exists by
@@ -602,29 +609,10 @@ private:
         if (client_gone_ || abort_error_) return false;
         if (!bytes.empty()) {
             if (!first_byte_) first_byte_ = steady::now();
-            collect_preview(bytes);
             pending_ += bytes;
             changed_.notify_all();
         }
         return true;
-    }
-
-    // The text deltas of `events`, for the log preview; stops parsing once the preview is full.
-    void collect_preview(std::string_view events) {
-        std::size_t limit = svc_.cfg_.log_stream_text_preview_chars;
-        if (limit == 0 || preview_.size() >= limit) return;
-        std::size_t pos = 0;
-        while (preview_.size() < limit && (pos = events.find("data: ", pos)) != std::string_view::npos) {
-            pos += 6;
-            auto end = events.find('\n', pos);
-            std::string_view data = events.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-            if (data.find("\"text_delta\"") == std::string_view::npos) continue;
-            simdjson::dom::element event;
-            std::string_view text;
-            if (!preview_parser_.parse(data.data(), data.size()).get(event) &&
-                !event["delta"]["text"].get_string().get(text))
-                preview_.append(text);
-        }
     }
 
     service& svc_;
@@ -634,7 +622,6 @@ private:
     std::string upstream_model_;
     upstream_request upstream_;
     msgbridge::stream_converter converter_;  // producer thread only
-    simdjson::dom::parser preview_parser_;   // producer thread only
     cancel_handle cancel_;
     std::thread producer_;
     loop_result result_;  // written by the producer before phase_/ended_ change
