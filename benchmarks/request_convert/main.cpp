@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Usage: bench_request_convert [rounds=30] [iterations_per_round=20]
+// Usage: bench_request_convert [rounds=30] [iterations_per_round=20] (whole numbers 1..1000000)
 // Converts a generated ~200 KB Claude-Code-shaped request with msgbridge and
 // with a DOM baseline, checks both give the same JSON, then times them
 // alternately and prints best and median MB/s and µs per request.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -20,6 +21,18 @@
 #include "generate.hpp"
 
 namespace {
+
+constexpr const char* usage = "usage: bench_request_convert [rounds=30] [iterations_per_round=20] (whole numbers 1..1000000)";
+
+// A whole decimal number in [1, 1000000], nothing before or after it: atoi's
+// 0 for "abc" would mean no rounds and a median of an empty list.
+bool parse_count(std::string_view text, int& out) {
+    int value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 1 || value > 1000000) return false;
+    out = value;
+    return true;
+}
 
 #define MSGBRIDGE_BENCH_STR2(x) #x
 #define MSGBRIDGE_BENCH_STR(x) MSGBRIDGE_BENCH_STR2(x)
@@ -56,8 +69,26 @@ void parse(rapidjson::Document& doc, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int rounds = argc > 1 ? std::atoi(argv[1]) : 30;
-    const int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
+    if (argc > 1 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+        std::printf("%s\nConverts a generated ~200 KB Claude-Code-shaped request with msgbridge and a DOM baseline,\n"
+                    "then times rounds x iterations_per_round conversions of each and prints best and median.\n",
+                    usage);
+        return 0;
+    }
+    int rounds = 30;
+    int iterations = 20;
+    if (argc > 3) {
+        std::fprintf(stderr, "bench_request_convert: too many arguments; %s\n", usage);
+        return 2;
+    }
+    if (argc > 1 && !parse_count(argv[1], rounds)) {
+        std::fprintf(stderr, "bench_request_convert: rounds '%s' is not a whole number 1..1000000; %s\n", argv[1], usage);
+        return 2;
+    }
+    if (argc > 2 && !parse_count(argv[2], iterations)) {
+        std::fprintf(stderr, "bench_request_convert: iterations_per_round '%s' is not a whole number 1..1000000; %s\n", argv[2], usage);
+        return 2;
+    }
 
     const std::string request = bench::claude_code_request();
     const simdjson::padded_string padded(request);

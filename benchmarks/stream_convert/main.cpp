@@ -9,6 +9,7 @@
 // Both must produce byte-identical output before anything is timed. Runs
 // alternate (ours, baseline, ours, …) and we print best and median of N.
 // Usage: bench_stream_convert [runs=21] [piece_bytes=1448] [ours-only]
+// (runs 1..1000000, piece_bytes 1..16777216; anything else is a usage error, exit 2)
 #include <msgbridge/stream.hpp>
 
 #include "support/allocation_counter.hpp"
@@ -18,9 +19,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -34,6 +35,21 @@
 #endif
 
 namespace {
+
+constexpr const char* usage =
+    "usage: bench_stream_convert [runs=21] [piece_bytes=1448] [ours-only] (runs 1..1000000, piece_bytes 1..16777216)";
+
+// A whole decimal number in [1, max], nothing before or after it: atoi's 0
+// for "abc" would mean no runs (a median of nothing) or 0-byte pieces (a
+// replay loop that never advances).
+template <class Int>
+bool parse_count(std::string_view text, Int max, Int& out) {
+    Int value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 1 || value > max) return false;
+    out = value;
+    return true;
+}
 
 constexpr std::string_view model = "moonshotai/kimi-k2.5";
 constexpr std::uint64_t estimated_input = 5000;
@@ -281,15 +297,42 @@ double median(std::vector<double> values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int runs = argc > 1 ? std::atoi(argv[1]) : 21;
-    const std::size_t piece = argc > 2 ? static_cast<std::size_t>(std::atoll(argv[2])) : 1448;
+    if (argc > 1 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+        std::printf("%s\nReplays a recorded-shape OpenAI stream in piece_bytes pieces through msgbridge and a DOM\n"
+                    "baseline, runs times each, and prints best and median; ours-only skips the baseline and\n"
+                    "the table (for profilers).\n",
+                    usage);
+        return 0;
+    }
+    int runs = 21;
+    std::size_t piece = 1448;
+    bool ours_only = false;
+    if (argc > 4) {
+        std::fprintf(stderr, "bench_stream_convert: too many arguments; %s\n", usage);
+        return 2;
+    }
+    if (argc > 1 && !parse_count(argv[1], 1000000, runs)) {
+        std::fprintf(stderr, "bench_stream_convert: runs '%s' is not a whole number 1..1000000; %s\n", argv[1], usage);
+        return 2;
+    }
+    if (argc > 2 && !parse_count<std::size_t>(argv[2], std::size_t{1} << 24, piece)) {
+        std::fprintf(stderr, "bench_stream_convert: piece_bytes '%s' is not a whole number 1..16777216; %s\n", argv[2], usage);
+        return 2;
+    }
+    if (argc > 3) {
+        if (std::string_view(argv[3]) != "ours-only") {
+            std::fprintf(stderr, "bench_stream_convert: third argument '%s' is not 'ours-only'; %s\n", argv[3], usage);
+            return 2;
+        }
+        ours_only = true;
+    }
     const recorded_stream stream = make_stream();
 
     std::string ours_out;
     std::string baseline_out;
     ours_out.reserve(stream.bytes.size() * 2);
     baseline_out.reserve(stream.bytes.size() * 2);
-    if (argc > 3 && std::string_view(argv[3]) == "ours-only") {
+    if (ours_only) {
         // For profilers: only our converter, no timing table.
         for (int run = 0; run < runs; ++run) {
             ours_out.clear();
