@@ -21,6 +21,7 @@
 
 #include <httplib.h>
 
+#include "socket_stream.hpp"
 #include "worker_pool.hpp"
 
 namespace proxy {
@@ -164,168 +165,6 @@ struct connection_state {
 };
 thread_local connection_state* current_connection = nullptr;
 
-// The client socket as cpp-httplib's Stream. Ours instead of httplib's
-// SocketStream, which polls before every read and every write: here the
-// socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO) bound a blocked call, so a
-// request costs one recv and one send. A response's head is held until its
-// first body bytes and leaves with them in one send.
-class client_stream final : public httplib::Stream {
-public:
-    client_stream(int fd, std::chrono::microseconds read_timeout, std::chrono::microseconds write_timeout) : fd_(fd) {
-        set_timeout(SO_RCVTIMEO, read_timeout);
-        set_timeout(SO_SNDTIMEO, write_timeout);
-        int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Nagle would hold an SSE event ~40 ms
-    }
-
-    // Between requests: waits up to `timeout` for the next request. False on
-    // timeout, on the client's close, or when `wake` fires while idle.
-    bool wait_for_request(std::chrono::milliseconds timeout, int wake) {
-        if (in_begin_ < in_end_) return true;  // pipelined
-        pollfd fds[2] = {{fd_, POLLIN, 0}, {wake, POLLIN, 0}};
-        for (;;) {
-            int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
-            // Data that is already here is served even while the server is stopping.
-            return (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-        }
-    }
-
-    void begin_response() { head_sent_ = false; }
-
-    // Sends what is held back; at the end of each response and before any read.
-    bool flush() {
-        if (held_.empty()) return !broken_;
-        bool ok = send_parts(held_.data(), held_.size(), nullptr, 0);
-        held_.clear();
-        return ok;
-    }
-
-    bool is_readable() const override {
-        if (in_begin_ < in_end_) return true;
-        pollfd p{fd_, POLLIN, 0};
-        return ::poll(&p, 1, 0) > 0;
-    }
-    bool is_writable() const override { return !broken_; }
-
-    ssize_t read(char* ptr, std::size_t size) override {
-        if (in_begin_ == in_end_) {
-            if (!flush()) return -1;  // e.g. "100 Continue" must reach the client before it sends more
-            if (size >= sizeof in_) return receive(ptr, size);
-            ssize_t n = receive(in_, sizeof in_);
-            if (n <= 0) return n;
-            in_begin_ = 0;
-            in_end_ = static_cast<std::size_t>(n);
-        }
-        std::size_t n = std::min(size, in_end_ - in_begin_);
-        std::memcpy(ptr, in_ + in_begin_, n);
-        in_begin_ += n;
-        return static_cast<ssize_t>(n);
-    }
-
-    ssize_t write(const char* ptr, std::size_t size) override {
-        if (broken_) return -1;
-        if (!head_sent_) {
-            // The head of a response: hold it for the body that follows.
-            head_sent_ = true;
-            held_.assign(ptr, size);
-            return static_cast<ssize_t>(size);
-        }
-        bool ok = held_.empty() ? send_parts(ptr, size, nullptr, 0) : send_parts(held_.data(), held_.size(), ptr, size);
-        held_.clear();
-        return ok ? static_cast<ssize_t>(size) : -1;
-    }
-
-    // Asked for every request; the answer does not change on a connection.
-    void get_remote_ip_and_port(std::string& ip, int& port) const override {
-        if (remote_port_ < 0) address_of(::getpeername, remote_ip_, remote_port_);
-        ip = remote_ip_;
-        port = remote_port_;
-    }
-    void get_local_ip_and_port(std::string& ip, int& port) const override {
-        if (local_port_ < 0) address_of(::getsockname, local_ip_, local_port_);
-        ip = local_ip_;
-        port = local_port_;
-    }
-    socket_t socket() const override { return fd_; }
-
-private:
-    void set_timeout(int option, std::chrono::microseconds timeout) {
-        timeval tv{};
-        tv.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
-        tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000000);
-        ::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv);
-    }
-
-    ssize_t receive(char* ptr, std::size_t size) {
-        for (;;) {
-            ssize_t n = ::recv(fd_, ptr, size, 0);
-            if (n < 0 && errno == EINTR) continue;
-            return n;  // -1 with EAGAIN: the read timeout passed
-        }
-    }
-
-    // Sends `a` then `b` whole, in as few calls as the socket allows.
-    bool send_parts(const char* a, std::size_t a_size, const char* b, std::size_t b_size) {
-        iovec parts[2] = {{const_cast<char*>(a), a_size}, {const_cast<char*>(b), b_size}};
-        int count = b_size > 0 ? 2 : 1;
-        iovec* next = parts;
-        while (count > 0) {
-            msghdr msg{};
-            msg.msg_iov = next;
-            msg.msg_iovlen = static_cast<std::size_t>(count);
-            ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                broken_ = true;  // gone, or the write timeout passed
-                return false;
-            }
-            auto sent = static_cast<std::size_t>(n);
-            while (count > 0 && sent >= next->iov_len) {
-                sent -= next->iov_len;
-                ++next;
-                --count;
-            }
-            if (count > 0) {
-                next->iov_base = static_cast<char*>(next->iov_base) + sent;
-                next->iov_len -= sent;
-            }
-        }
-        return true;
-    }
-
-    template <class Query>
-    void address_of(Query query, std::string& ip, int& port) const {
-        sockaddr_storage addr{};
-        socklen_t len = sizeof addr;
-        ip.clear();
-        port = -1;
-        if (query(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-        char text[INET6_ADDRSTRLEN] = {};
-        if (addr.ss_family == AF_INET) {
-            auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-            ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-            port = ntohs(v4->sin_port);
-        } else if (addr.ss_family == AF_INET6) {
-            auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-            ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-            port = ntohs(v6->sin6_port);
-        }
-        ip = text;
-    }
-
-    int fd_;
-    char in_[16 * 1024];
-    std::size_t in_begin_ = 0;
-    std::size_t in_end_ = 0;
-    std::string held_;
-    bool head_sent_ = false;
-    bool broken_ = false;
-    mutable std::string remote_ip_, local_ip_;
-    mutable int remote_port_ = -1, local_port_ = -1;
-};
-
 // ---- connections beyond the cap ----
 
 // A connection beyond MAX_CONNECTIONS runs on the small overflow crew with
@@ -416,14 +255,17 @@ private:
         auto watch = watcher_.attach(sock);
         connection_state state{watch.link};
         current_connection = &state;
-        client_stream stream(sock, std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_),
-                             std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_));
+        socket_stream stream(sock);
+        stream.set_timeouts(std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_),
+                            std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_));
+        int one = 1;
+        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Nagle would hold an SSE event ~40 ms
         bool ok = false;
         for (std::size_t left = keep_alive_max_count_; left > 0; --left) {
             if (svr_sock_ == INVALID_SOCKET) break;
             if (!stream.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_), wake_)) break;
             bool connection_closed = false;
-            stream.begin_response();
+            stream.begin_message();
             ok = process_request(stream, left == 1 || draining_, connection_closed, nullptr);
             ok = stream.flush() && ok;
             if (!ok || connection_closed || draining_ || state.close_after_response) break;
