@@ -265,7 +265,7 @@ private:
             if (svr_sock_ == INVALID_SOCKET) break;
             if (!stream.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_), wake_)) break;
             bool connection_closed = false;
-            stream.begin_message();
+            stream.begin_response();
             ok = process_request(stream, left == 1 || draining_, connection_closed, nullptr);
             ok = stream.flush() && ok;
             if (!ok || connection_closed || draining_ || state.close_after_response) break;

@@ -14,14 +14,11 @@
 
 #include <httplib.h>
 
-#include "socket_stream.hpp"
-
 namespace proxy {
 namespace {
 
 struct parsed_url {
-    std::string host;  // without IPv6 brackets, as httplib's own URL parser gives it
-    int port = 0;
+    std::string scheme_host_port;  // what httplib::Client's universal constructor takes
     std::string path;
     bool https = false;
 };
@@ -34,62 +31,11 @@ parsed_url parse_url(const std::string& url) {
     else throw std::runtime_error("upstream URL '" + url + "' must start with http:// or https://");
     auto slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
+    if (authority.empty()) throw std::runtime_error("upstream URL '" + url + "' has no host");
     out.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    std::string port_text;
-    if (!authority.empty() && authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string::npos) throw std::runtime_error("upstream URL '" + url + "' has an unclosed '[' in its host");
-        out.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':') throw std::runtime_error("upstream URL '" + url + "' has text after its IPv6 host");
-            port_text = authority.substr(close + 2);
-        }
-    } else {
-        auto colon = authority.find(':');
-        out.host = authority.substr(0, colon);
-        if (colon != std::string::npos) port_text = authority.substr(colon + 1);
-    }
-    if (out.host.empty()) throw std::runtime_error("upstream URL '" + url + "' has no host");
-    out.port = out.https ? 443 : 80;
-    if (!port_text.empty()) {
-        if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(port_text) < 1 || std::stoi(port_text) > 65535)
-            throw std::runtime_error("upstream URL '" + url + "' has an invalid port '" + port_text + "'");
-        out.port = std::stoi(port_text);
-    }
+    out.scheme_host_port = (out.https ? "https://" : "http://") + authority;
     return out;
 }
-
-// Plain-HTTP upstreams (local servers, the benchmark's mock) through our
-// socket_stream instead of httplib's SocketStream: no poll before each read
-// and write, and the request's head and body in one send. process_socket is
-// 0.11.4's hook for the stream a request runs on. HTTPS keeps httplib's
-// SSLClient and its SSL stream.
-class plain_client final : public httplib::ClientImpl {
-public:
-    using httplib::ClientImpl::ClientImpl;
-
-    // A new socket has none of our timeouts yet (called from the socket-options hook).
-    void socket_created() { applied_read_timeout_ = std::chrono::microseconds(-1); }
-
-private:
-    bool process_socket(const Socket& socket, std::function<bool(httplib::Stream&)> callback) override {
-        socket_stream stream(socket.sock);
-        auto read_timeout = std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_);
-        auto write_timeout = std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_);
-        // A socket keeps its timeouts: set them again only when they change
-        // (a stream's idle timeout after a non-streaming request's, say).
-        if (read_timeout != applied_read_timeout_) {
-            stream.set_timeouts(read_timeout, write_timeout);
-            applied_read_timeout_ = read_timeout;
-        }
-        stream.begin_message();
-        bool ok = callback(stream);
-        return stream.flush() && ok;
-    }
-
-    std::chrono::microseconds applied_read_timeout_{-1};
-};
 
 // Fires callbacks at deadlines on one thread: the whole-request timeout of
 // non-streaming calls (httplib 0.11.4 only knows per-read timeouts).
@@ -167,7 +113,7 @@ public:
 
     upstream_outcome post(const upstream_request& request, const upstream_callbacks& callbacks,
                           cancel_handle& cancel) override {
-        std::unique_ptr<httplib::ClientImpl> client = acquire();
+        std::unique_ptr<httplib::Client> client = acquire();
         client->set_read_timeout(request.read_timeout);
 
         httplib::Request req;
@@ -200,8 +146,7 @@ public:
             return callbacks.on_data ? callbacks.on_data(std::string_view(data, size)) : true;
         };
 
-        httplib::ClientImpl* raw = client.get();
-        auto* plain = url_.https ? nullptr : static_cast<plain_client*>(raw);
+        httplib::Client* raw = client.get();
         // httplib's stop() only reaches a connection that is already open: a
         // cancel that lands while the connection is being made (between the
         // stopper's installation and the socket's) would be lost, and the
@@ -210,8 +155,7 @@ public:
         // the cancel, or stop() comes after it and finds the socket. A
         // cancelled socket is swapped for /dev/null, so connect() fails at
         // once and httplib still closes the descriptor it owns.
-        client->set_socket_options([&cancel, plain](socket_t sock) {
-            if (plain) plain->socket_created();
+        client->set_socket_options([&cancel](socket_t sock) {
             if (!cancel.cancelled()) return;
             int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
             if (devnull < 0) return;
@@ -292,7 +236,7 @@ public:
     }
 
 private:
-    std::unique_ptr<httplib::ClientImpl> acquire() {
+    std::unique_ptr<httplib::Client> acquire() {
         {
             std::lock_guard<std::mutex> lock(pool_mutex_);
             if (!idle_.empty()) {
@@ -301,9 +245,7 @@ private:
                 return client;
             }
         }
-        std::unique_ptr<httplib::ClientImpl> client;
-        if (url_.https) client = std::make_unique<httplib::SSLClient>(url_.host, url_.port);
-        else client = std::make_unique<plain_client>(url_.host, url_.port);
+        auto client = std::make_unique<httplib::Client>(url_.scheme_host_port);
         client->set_keep_alive(true);
         client->set_tcp_nodelay(true);
         client->set_connection_timeout(settings_.connect_timeout);
@@ -317,7 +259,7 @@ private:
         return client;
     }
 
-    void release(std::unique_ptr<httplib::ClientImpl> client, bool reusable) {
+    void release(std::unique_ptr<httplib::Client> client, bool reusable) {
         if (reusable) {
             std::lock_guard<std::mutex> lock(pool_mutex_);
             if (idle_.size() < settings_.max_idle_connections) {
@@ -331,7 +273,7 @@ private:
     upstream_settings settings_;
     parsed_url url_;
     std::mutex pool_mutex_;
-    std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;
+    std::vector<std::unique_ptr<httplib::Client>> idle_;
     deadline_watch deadlines_;
 };
 
