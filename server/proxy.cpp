@@ -399,7 +399,9 @@ std::string join_list(const std::vector<std::string>& items) {
 // the client's connection (pulls converted bytes through next()). The
 // producer is needed because the connection thread must keep sending pings
 // while the upstream is silent, and a blocked upstream read cannot do that.
-class stream_session {
+// Producers come from a pool: a thread started per stream cost a clone, an
+// 8 MB stack mapped and unmapped, and TLB shootdowns on every stream.
+class stream_session : public std::enable_shared_from_this<stream_session> {
 public:
     stream_session(service& svc, const http_request& request, msgbridge::converted_request converted)
         : svc_(svc),
@@ -414,13 +416,18 @@ public:
         upstream_.read_timeout = std::chrono::seconds(svc.cfg_.stream_idle_timeout_seconds);
     }
 
-    ~stream_session() { join(); }
-
     void start() {
         // A client that hangs up while the upstream has not answered (or is
         // silent) would otherwise be noticed only at the next write.
         hangup_ = std::make_unique<hangup_watch>(client_, [this] { cancel_by_client(); });
-        producer_ = std::thread([this] { produce(); });
+        // The job's reference keeps the session alive until produce() has returned.
+        if (svc_.producers_.try_run([self = shared_from_this()] { self->produce(); })) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        result_.error = msgbridge::make_error(msgbridge::error_type::overloaded_error,
+                                              "the proxy cannot start another stream now (no thread); retry shortly");
+        phase_ = phase::failed;
+        ended_ = true;
+        changed_.notify_all();
     }
 
     // Handler thread: true once the answer committed (stream it), false when
@@ -484,8 +491,10 @@ public:
         cancel_.cancel();
     }
 
+    // Until produce() has finished with the session's state.
     void join() {
-        if (producer_.joinable()) producer_.join();
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return ended_; });
     }
 
     void log_summary(int status) {
@@ -623,7 +632,6 @@ private:
     upstream_request upstream_;
     msgbridge::stream_converter converter_;  // producer thread only
     cancel_handle cancel_;
-    std::thread producer_;
     loop_result result_;  // written by the producer before phase_/ended_ change
 
     std::mutex mutex_;
@@ -703,7 +711,11 @@ std::string make_request_id() {
 }
 
 service::service(const config& cfg, upstream_transport& upstream, logger log)
-    : cfg_(cfg), upstream_(upstream), log_(std::move(log)), converters_(cfg_.request) {
+    : cfg_(cfg),
+      upstream_(upstream),
+      log_(std::move(log)),
+      converters_(cfg_.request),
+      producers_(cfg_.max_connections) {
     msgbridge::key_pool_options options;
     options.strategy = cfg_.key_rotation;
     keys_ = std::make_unique<msgbridge::key_pool>(cfg_.keys, std::move(options));

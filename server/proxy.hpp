@@ -21,6 +21,7 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "upstream.hpp"
+#include "worker_pool.hpp"
 
 namespace proxy {
 
@@ -183,6 +184,9 @@ private:
     mutable std::mutex sessions_mutex_;
     std::set<std::shared_ptr<stream_session>> sessions_;
     std::atomic<bool> aborting_{false};
+    // Last: destroyed first, waiting for producers still running (the
+    // destructor has aborted their streams) before anything they use goes.
+    worker_pool producers_;
 };
 
 /// True when `a` and `b` are equal, in time that depends only on their lengths.
