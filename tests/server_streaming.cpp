@@ -155,7 +155,11 @@ TEST_CASE("streaming: connections beyond MAX_CONNECTIONS are refused with 529, n
     hold->open();
     for (auto& t : clients) t.join();
     for (const auto& r : results) CHECK(mock::event_names(r.events).back() == "message_stop");
-    // Once they are done, new connections are served again.
+    // Once the proxy has seen both connections close, new ones are served again.
+    auto until = std::chrono::steady_clock::now() + mock::patience;
+    while (proxy.server().active_connections() > 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    REQUIRE(proxy.server().active_connections() == 0);
     auto served = proxy.client().Get("/health");
     REQUIRE(served);
     CHECK(served->status == 200);
