@@ -132,11 +132,14 @@ private:
         while (!stopping_) {
             int n = ::epoll_wait(epoll_, events, 64, -1);
             for (int i = 0; i < n; ++i) {
-                if (events[i].data.u64 == 0) continue;  // the wake-up: stopping_ is checked above
+                // A copy: epoll_event is packed on x86-64, so its u64 may not be
+                // aligned for the reference find() would bind to it.
+                const std::uint64_t id = events[i].data.u64;
+                if (id == 0) continue;  // the wake-up: stopping_ is checked above
                 std::shared_ptr<connection_link> link;
                 {
                     std::lock_guard<std::mutex> lock(mutex_);
-                    auto it = links_.find(events[i].data.u64);
+                    auto it = links_.find(id);
                     if (it != links_.end()) link = it->second;
                 }
                 if (link) link->hung_up();
