@@ -137,11 +137,9 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
         std::string error_body;
         std::string retry_after;
         upstream_callbacks callbacks;
-        callbacks.on_headers = [&](int s, const header_list& headers) {
+        callbacks.on_headers = [&](int s, std::string_view retry_after_header) {
             status = s;
-            for (const auto& h : headers) {
-                if (iequals(h.first, "retry-after")) retry_after = h.second;
-            }
+            retry_after = retry_after_header;
             if (s >= 200 && s < 300) {
                 committed = hooks.on_commit();
                 return committed;

@@ -137,9 +137,11 @@ public:
             last_activity = deadline_watch::clock::now();
             outcome.got_headers = true;
             outcome.status = res.status;
-            header_list headers;
-            for (const auto& h : res.headers) headers.emplace_back(h.first, h.second);
-            return callbacks.on_headers ? callbacks.on_headers(res.status, headers) : true;
+            if (!callbacks.on_headers) return true;
+            // httplib's header map compares names case-insensitively.
+            auto retry_after = res.headers.find("Retry-After");
+            return callbacks.on_headers(res.status, retry_after == res.headers.end() ? std::string_view()
+                                                                                      : std::string_view(retry_after->second));
         };
         req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
             last_activity = deadline_watch::clock::now();

@@ -58,7 +58,10 @@ struct upstream_request {
 
 /// Called as the answer arrives; return false to abort the request.
 struct upstream_callbacks {
-    std::function<bool(int status, const header_list& headers)> on_headers;
+    /// The answer's status line and headers arrived. `retry_after` is the
+    /// Retry-After header (empty when absent), the one header the proxy acts
+    /// on; copying every header per request cost an allocation each.
+    std::function<bool(int status, std::string_view retry_after)> on_headers;
     std::function<bool(std::string_view bytes)> on_data;
 };
 
