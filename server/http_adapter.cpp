@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "http_adapter.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,10 +44,6 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         on_gone_ = nullptr;
     }
-    bool gone() const override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return gone_;
-    }
     void hung_up() {
         std::lock_guard<std::mutex> lock(mutex_);
         if (gone_) return;
@@ -63,7 +56,7 @@ public:
     }
 
 private:
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::function<void()> on_gone_;
     bool gone_ = false;
 };

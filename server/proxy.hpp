@@ -36,14 +36,11 @@ public:
     virtual void on_hangup(std::function<void()> on_gone) = 0;
     /// Removes the callback; once this returns it is not running and never will.
     virtual void clear_hangup() = 0;
-    /// True once the client has hung up.
-    virtual bool gone() const = 0;
 };
 
 /// Scoped registration with a client_link (which may be null: no watch).
 class hangup_watch {
 public:
-    hangup_watch() = default;
     hangup_watch(std::shared_ptr<client_link> link, std::function<void()> on_gone) : link_(std::move(link)) {
         if (link_) link_->on_hangup(std::move(on_gone));
     }
