@@ -238,41 +238,10 @@ loop_result run_attempts(upstream_transport& upstream, msgbridge::key_pool* pool
 
 // ---- Claude Code's quota probe ----
 
-// Claude Code checks its quota with {"max_tokens":1,"messages":[{"role":"user","content":"quota"}]}
-// (content as a string or as one text block). Exactly that shape is answered
-// locally; anything else with max_tokens 1 goes upstream.
 // One parser per thread: a dom::parser keeps its buffers between documents.
 simdjson::dom::parser& thread_parser() {
     thread_local simdjson::dom::parser parser;
     return parser;
-}
-
-bool is_quota_probe(std::string_view body) {
-    simdjson::dom::parser& parser = thread_parser();
-    simdjson::dom::element doc;
-    if (parser.parse(body.data(), body.size()).get(doc)) return false;
-    std::uint64_t max_tokens = 0;
-    if (doc["max_tokens"].get_uint64().get(max_tokens) || max_tokens != 1) return false;
-    simdjson::dom::element tools;
-    if (!doc["tools"].get(tools)) return false;
-    simdjson::dom::array messages;
-    if (doc["messages"].get_array().get(messages) || messages.size() != 1) return false;
-    simdjson::dom::element message = messages.at(0);
-    std::string_view role;
-    if (message["role"].get_string().get(role) || role != "user") return false;
-    simdjson::dom::element content;
-    if (message["content"].get(content)) return false;
-    std::string_view text;
-    if (content.is_string()) {
-        if (content.get_string().get(text)) return false;
-    } else {
-        simdjson::dom::array blocks;
-        if (content.get_array().get(blocks) || blocks.size() != 1) return false;
-        std::string_view type;
-        if (blocks.at(0)["type"].get_string().get(type) || type != "text") return false;
-        if (blocks.at(0)["text"].get_string().get(text)) return false;
-    }
-    return text == "quota";
 }
 
 // The OpenAI answer the upstream would have given, run through the real
@@ -863,7 +832,7 @@ http_response service::messages(const http_request& request) {
     msgbridge::converted_request conv = std::move(converted).value();
     for (const auto& warning : conv.warnings) log_.line(request.id + " warning: " + warning);
 
-    if (cfg_.answer_quota_probe && conv.max_tokens == 1 && is_quota_probe(request.body)) {
+    if (cfg_.answer_quota_probe && conv.quota_probe) {
         std::string completion = local_completion(conv.upstream_model, conv.context.estimated_input_tokens, conv.stream);
         http_response res;
         res.headers.emplace_back("x-proxy-local-answer", "quota-probe");

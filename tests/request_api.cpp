@@ -70,3 +70,30 @@ TEST_CASE("request api: count_tokens gives the estimate convert puts in the cont
         CHECK(bad.error().message == "messages: required");
     }
 }
+
+TEST_CASE("request api: Claude Code's quota probe is recognised while converting", "[request][api]") {
+    auto probe = [](std::string_view body) {
+        const auto converted = msgbridge::convert_request(body);
+        REQUIRE(converted.has_value());
+        return converted->quota_probe;
+    };
+    SECTION("content as a string or as one text block") {
+        CHECK(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"quota"}]})"));
+        CHECK(probe(R"({"messages":[{"content":[{"type":"text","text":"quota"}],"role":"user"}],"max_tokens":1,"model":"m"})"));
+    }
+    SECTION("anything else is a real request") {
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":2,"messages":[{"role":"user","content":"quota"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"quota!"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":"quota"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"system","content":"quota"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"tools":[],"messages":[{"role":"user","content":"quota"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"quota"},{"role":"user","content":"quota"}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text","text":"quota"},{"type":"text","text":"x"}]}]})"));
+        CHECK_FALSE(probe(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"text","text":"quota"}]}]})"));
+    }
+    SECTION("a converter reused after a probe forgets it") {
+        msgbridge::request_converter converter;
+        REQUIRE(converter.convert(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"quota"}]})")->quota_probe);
+        CHECK_FALSE(converter.convert(body)->quota_probe);
+    }
+}

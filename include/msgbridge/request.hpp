@@ -30,6 +30,9 @@ struct converted_request {
     std::string upstream_model;
     bool stream = false;
     std::uint64_t max_tokens = 0;
+    /// Claude Code's quota check (max_tokens 1, one user message "quota", no
+    /// tools), which a proxy may answer without spending upstream quota.
+    bool quota_probe = false;
     response_context context;
     std::vector<std::string> warnings;  ///< what was changed or left out, and why
 };
@@ -68,6 +71,7 @@ public:
         out.upstream_model.clear();
         out.stream = false;
         out.max_tokens = 0;
+        out.quota_probe = false;
         out.context = response_context{};
         out.warnings.clear();
         if (!engine_.convert(anthropic_body.data(), anthropic_body.size(), readable_capacity, false, out.body, out))

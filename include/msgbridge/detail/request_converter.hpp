@@ -226,6 +226,7 @@ private:
     std::uint64_t text_bytes_ = 0;
     std::uint64_t media_items_ = 0;
     std::uint64_t message_count_ = 0;
+    bool quota_shaped_ = false;  // the latest message was a user turn saying only "quota"
     std::uint64_t images_replaced_ = 0;
     std::uint64_t redacted_dropped_ = 0;
     std::vector<std::string> ignored_fields_;

@@ -255,6 +255,7 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     thinking_type_ = effort_ = {};
     thinking_budget_ = 0;
     text_bytes_ = media_items_ = message_count_ = images_replaced_ = redacted_dropped_ = 0;
+    quota_shaped_ = false;
     ignored_fields_.clear();
     dropped_blocks_.clear();
     messages_.reset();
@@ -285,6 +286,11 @@ inline bool request_engine::convert(const char* data, std::size_t size, std::siz
     if (!system_pieces_.empty()) write_system_message(system_, system_pieces_);
     finish_top(out);
     out.stream = stream_;
+    // Claude Code's quota check: exactly {"max_tokens":1,"messages":[{"role":
+    // "user","content":"quota"}]} (the content may be one text block), no tools.
+    constexpr unsigned tools_bit = 1u << 7;
+    out.quota_probe = has_max_tokens_ && max_tokens_ == 1 && (seen_fields_ & tools_bit) == 0 &&
+                      message_count_ == 1 && quota_shaped_;
     if (!counting) assemble(body_out);
     return true;
 }
@@ -756,6 +762,7 @@ inline bool request_engine::convert_message(od::value value, std::size_t index) 
         std::string_view text;
         if (!raw_string(content, {}, text)) return false;
         if (!text.empty()) add_text_part(text);
+        quota_shaped_ = role == message_role::user && text == "quota";
         return true;
     }
     if (type != od::json_type::array) return fail("content", "must be a string or an array of content blocks");
@@ -790,6 +797,7 @@ inline bool request_engine::convert_blocks(od::array blocks, message_role role) 
                                                    : assistant_block(block);
         if (!ok) return false;
     }
+    quota_shaped_ = role == message_role::user && index == 1 && block.type == "text" && block.text == "quota";
     return true;
 }
 
