@@ -76,3 +76,34 @@ TEST_CASE("error: result holds a value or an error", "[error]") {
         CHECK(bad.error().http_status == 429);
     }
 }
+
+TEST_CASE("error: reading the wrong side of a result is reported, never undefined", "[error]") {
+    const result<int> failed = invalid_request("messages: required");
+    const result<int> ok = 7;
+    SECTION("value() on an error throws bad_result_access carrying the error") {
+        REQUIRE_THROWS_AS(failed.value(), bad_result_access);
+        try {
+            (void)failed.value();
+        } catch (const bad_result_access& e) {
+            CHECK(std::string(e.what()) == "messages: required");
+            CHECK(e.error().type == error_type::invalid_request_error);
+            CHECK(e.error().http_status == 400);
+        }
+        CHECK_THROWS_AS(*failed, bad_result_access);
+        CHECK_THROWS_AS(result<std::string>(invalid_request("x"))->size(), bad_result_access);
+    }
+    SECTION("error() on a value throws too") {
+        CHECK_THROWS_AS(ok.error(), bad_result_access);
+        CHECK_THROWS_AS(result<void>().error(), bad_result_access);
+    }
+    SECTION("value_or gives the fallback only for an error") {
+        CHECK(failed.value_or(3) == 3);
+        CHECK(ok.value_or(3) == 7);
+        CHECK(result<std::string>(invalid_request("x")).value_or("fallback") == "fallback");
+        CHECK(result<std::string>(std::string("kept")).value_or("fallback") == "kept");
+    }
+    SECTION("result<void>::value() throws only on an error") {
+        CHECK_NOTHROW(result<void>().value());
+        CHECK_THROWS_AS(result<void>(invalid_request("x")).value(), bad_result_access);
+    }
+}

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,11 +108,47 @@ inline void append_error_json(const error& err, std::string& out) {
     return out;
 }
 
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#  define MSGBRIDGE_HAS_EXCEPTIONS 1
+#else
+#  define MSGBRIDGE_HAS_EXCEPTIONS 0
+#endif
+
+/// Thrown by `result<T>::value()` when the result holds an error (and by
+/// `error()` when it holds a value). `what()` is the error's message.
+class bad_result_access : public std::exception {
+public:
+    explicit bad_result_access(::msgbridge::error err) : error_(std::move(err)) {}
+    [[nodiscard]] const char* what() const noexcept override { return error_.message.c_str(); }
+    [[nodiscard]] const ::msgbridge::error& error() const noexcept { return error_; }
+
+private:
+    ::msgbridge::error error_;
+};
+
+namespace detail {
+// Reading the wrong side of a result is a bug in the caller. With exceptions
+// it throws; without, it stops the program with the reason on stderr, never
+// reading a value that is not there (which in a Release build would crash
+// far from the cause, or worse, not crash).
+[[noreturn]] inline void bad_access(const ::msgbridge::error& err) {
+#if MSGBRIDGE_HAS_EXCEPTIONS
+    throw bad_result_access(err);
+#else
+    std::fprintf(stderr, "msgbridge: result accessed without checking: %s\n", err.message.c_str());
+    std::abort();
+#endif
+}
+}  // namespace detail
+
 /// Holds either a `T` or an `error`. Errors are values on every request
 /// path: bad client input and bad upstream output are expected, not exceptional.
+/// Check `has_value()` first; `value()` on an error throws `bad_result_access`
+/// (or, built without exceptions, aborts with the error's message).
 template <class T>
 class [[nodiscard]] result {
 public:
+    using value_type = T;
     using error_value_type = ::msgbridge::error;
 
     result(T value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
@@ -118,12 +157,22 @@ public:
     [[nodiscard]] bool has_value() const noexcept { return storage_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    [[nodiscard]] T& value() & { MSGBRIDGE_ASSERT(has_value()); return *std::get_if<0>(&storage_); }
-    [[nodiscard]] const T& value() const& { MSGBRIDGE_ASSERT(has_value()); return *std::get_if<0>(&storage_); }
-    [[nodiscard]] T&& value() && { MSGBRIDGE_ASSERT(has_value()); return std::move(*std::get_if<0>(&storage_)); }
+    [[nodiscard]] T& value() & { check_value(); return *std::get_if<0>(&storage_); }
+    [[nodiscard]] const T& value() const& { check_value(); return *std::get_if<0>(&storage_); }
+    [[nodiscard]] T&& value() && { check_value(); return std::move(*std::get_if<0>(&storage_)); }
 
-    [[nodiscard]] const error_value_type& error() const& { MSGBRIDGE_ASSERT(!has_value()); return *std::get_if<1>(&storage_); }
-    [[nodiscard]] error_value_type&& error() && { MSGBRIDGE_ASSERT(!has_value()); return std::move(*std::get_if<1>(&storage_)); }
+    /// The value, or `fallback` when this holds an error.
+    template <class U>
+    [[nodiscard]] T value_or(U&& fallback) const& {
+        return has_value() ? *std::get_if<0>(&storage_) : static_cast<T>(std::forward<U>(fallback));
+    }
+    template <class U>
+    [[nodiscard]] T value_or(U&& fallback) && {
+        return has_value() ? std::move(*std::get_if<0>(&storage_)) : static_cast<T>(std::forward<U>(fallback));
+    }
+
+    [[nodiscard]] const error_value_type& error() const& { check_error(); return *std::get_if<1>(&storage_); }
+    [[nodiscard]] error_value_type&& error() && { check_error(); return std::move(*std::get_if<1>(&storage_)); }
 
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
@@ -131,6 +180,13 @@ public:
     const T& operator*() const& { return value(); }
 
 private:
+    void check_value() const {
+        if (!has_value()) detail::bad_access(*std::get_if<1>(&storage_));
+    }
+    void check_error() const {
+        if (has_value()) detail::bad_access(make_error(error_type::api_error, "error() called on a result that holds a value"));
+    }
+
     std::variant<T, error_value_type> storage_;
 };
 
@@ -138,6 +194,7 @@ private:
 template <>
 class [[nodiscard]] result<void> {
 public:
+    using value_type = void;
     using error_value_type = ::msgbridge::error;
 
     result() = default;
@@ -145,7 +202,14 @@ public:
 
     [[nodiscard]] bool has_value() const noexcept { return !failed_; }
     explicit operator bool() const noexcept { return has_value(); }
-    [[nodiscard]] const error_value_type& error() const& { MSGBRIDGE_ASSERT(failed_); return error_; }
+    /// Does nothing on success; on an error, as `result<T>::value()`.
+    void value() const {
+        if (failed_) detail::bad_access(error_);
+    }
+    [[nodiscard]] const error_value_type& error() const& {
+        if (!failed_) detail::bad_access(make_error(error_type::api_error, "error() called on a result that holds a value"));
+        return error_;
+    }
 
 private:
     error_value_type error_{};
