@@ -16,8 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include <httplib.h>
-
+#include "httplib_seam.hpp"
 #include "socket_stream.hpp"
 #include "worker_pool.hpp"
 
@@ -203,9 +202,9 @@ private:
     std::atomic<std::size_t>& refused_;
 };
 
-// httplib::Server with our own per-connection loop (process_and_close_socket
-// is its hook for that) and a listener we can stop in two steps.
-class tuned_server final : public httplib::Server {
+// httplib::Server with our own per-connection loop and a listener we can
+// stop in two steps (both through the seam).
+class tuned_server final : public httplib_seam::server {
 public:
     tuned_server() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
         if (wake_ < 0) throw std::runtime_error("cannot create an eventfd: " + std::string(std::strerror(errno)));
@@ -214,7 +213,7 @@ public:
 
     // 0.11.4 has no setter for the backlog, but listen() on a listening socket updates it.
     void raise_backlog(int backlog) {
-        auto sock = svr_sock_.load();
+        auto sock = listening_socket();
         if (sock != INVALID_SOCKET) ::listen(sock, backlog);
     }
     // Stops accept() without closing the socket: httplib then closes it
@@ -227,7 +226,7 @@ public:
     void stop_accepting() {
         draining_ = true;
         wake_idle_connections();
-        auto sock = svr_sock_.load();
+        auto sock = listening_socket();
         if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);
     }
     // Marks the listener gone, which cuts chunked responses still running.
@@ -235,7 +234,7 @@ public:
     // when accept() failed.
     void close_connections() {
         draining_ = true;
-        svr_sock_.exchange(INVALID_SOCKET);
+        forget_listening_socket();
         wake_idle_connections();
     }
 
@@ -247,22 +246,21 @@ private:
 
     // The keep-alive loop of 0.11.4's process_server_socket, minus its 10 ms
     // polling while idle: a stop wakes idle connections through wake_.
-    bool process_and_close_socket(socket_t sock) override {
+    bool serve_connection(socket_t sock) override {
         auto watch = watcher_.attach(sock);
         connection_state state{watch.link};
         current_connection = &state;
         socket_stream stream(sock);
-        stream.set_timeouts(std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_),
-                            std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_));
+        stream.set_timeouts(read_timeout(), write_timeout());
         int one = 1;
         ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Nagle would hold an SSE event ~40 ms
         bool ok = false;
-        for (std::size_t left = keep_alive_max_count_; left > 0; --left) {
-            if (svr_sock_ == INVALID_SOCKET) break;
-            if (!stream.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_), wake_)) break;
+        for (std::size_t left = keep_alive_max_count(); left > 0; --left) {
+            if (listening_socket() == INVALID_SOCKET) break;
+            if (!stream.wait_for_request(keep_alive_timeout(), wake_)) break;
             bool connection_closed = false;
             stream.begin_response();
-            ok = process_request(stream, left == 1 || draining_, connection_closed, nullptr);
+            ok = serve_request(stream, left == 1 || draining_, connection_closed);
             ok = stream.flush() && ok;
             if (!ok || connection_closed || draining_ || state.close_after_response) break;
         }
@@ -287,9 +285,7 @@ http_request to_plain(const httplib::Request& req, const httplib::Response& res)
     if (q != std::string::npos) out.query = req.target.substr(q + 1);
     out.headers.reserve(req.headers.size());
     for (const auto& h : req.headers) out.headers.emplace_back(h.first, h.second);
-    // Moved, not copied (bodies reach 32 MiB): httplib's Request is a mutable
-    // local of process_request() and nothing reads its body after the handler.
-    out.body = std::move(const_cast<httplib::Request&>(req).body);
+    out.body = httplib_seam::take_body(req);
     out.remote_addr = req.remote_addr;
     if (current_connection) out.client = current_connection->link;
     return out;
@@ -396,7 +392,7 @@ struct http_server::impl {
         // Statuses httplib produces itself (413, 400, …) get the Anthropic shape too.
         server.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
             if (!res.has_header("request-id")) res.set_header("request-id", make_request_id());
-            if (!res.body.empty() || res.is_chunked_content_provider_ || res.content_provider_)
+            if (httplib_seam::has_content(res))
                 return httplib::Server::HandlerResponse::Unhandled;
             msgbridge::error err{msgbridge::error_type_for_status(res.status), res.status,
                                  default_message(res.status, cfg)};

@@ -1,10 +1,7 @@
-// The upstream side of the adapter: the only TU besides http_adapter.cpp that
-// includes httplib.h.
+// The upstream side of the adapter: with http_adapter.cpp the only code that
+// uses cpp-httplib (its internals only through httplib_seam.hpp).
 // SPDX-License-Identifier: MIT
 #include "upstream.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -12,7 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include <httplib.h>
+#include "httplib_seam.hpp"
 
 namespace proxy {
 namespace {
@@ -149,23 +146,11 @@ public:
         };
 
         httplib::Client* raw = client.get();
-        // httplib's stop() only reaches a connection that is already open: a
-        // cancel that lands while the connection is being made (between the
-        // stopper's installation and the socket's) would be lost, and the
-        // request would run to its timeout. This hook runs on the new socket
-        // before connect(), under the same lock stop() takes: either it sees
-        // the cancel, or stop() comes after it and finds the socket. A
-        // cancelled socket is swapped for /dev/null, so connect() fails at
-        // once and httplib still closes the descriptor it owns.
-        client->set_socket_options([&cancel](socket_t sock) {
-            if (!cancel.cancelled()) return;
-            int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (devnull < 0) return;
-            ::dup2(devnull, sock);
-            ::close(devnull);
-        });
+        // httplib's stop() only reaches a connection that is already open;
+        // the guard covers a cancel that lands while it is being made.
+        httplib_seam::guard_connect(*client, [&cancel] { return cancel.cancelled(); });
         if (!cancel.set_stopper([raw] { raw->stop(); })) {
-            client->set_socket_options(nullptr);
+            httplib_seam::clear_connect_guard(*client);
             cancel.set_stopper(nullptr);
             release(std::move(client), false);
             outcome.what = upstream_outcome::kind::cancelled;
@@ -186,7 +171,7 @@ public:
 
         if (deadline_id != 0) deadlines_.remove(deadline_id);
         cancel.set_stopper(nullptr);
-        client->set_socket_options(nullptr);  // it refers to this request's cancel_handle
+        httplib_seam::clear_connect_guard(*client);  // it refers to this request's cancel_handle
 
         if (ok) {
             outcome.what = upstream_outcome::kind::completed;
