@@ -13,8 +13,8 @@ MSGBRIDGE_BEGIN_NAMESPACE
 namespace detail {
 
 // What the request engine holds while it walks one request, one struct per
-// Anthropic concept. Every string_view points into the request's bytes,
-// which outlive the walk.
+// Anthropic concept. Every string_view points into the request's bytes or
+// the parser's string buffer, both of which outlive the walk.
 
 // A piece of a string value we will write: bytes from the input that are
 // already escaped, our own text that still needs escaping, or JSON text that
