@@ -115,3 +115,15 @@ private:
 }
 
 MSGBRIDGE_END_NAMESPACE
+
+// The engine's members, one header per Anthropic concept (see request_converter.hpp).
+#include "msgbridge/detail/request_assembly.hpp"
+#include "msgbridge/detail/request_hot_walks.hpp"
+#include "msgbridge/detail/request_limits.hpp"
+#include "msgbridge/detail/request_media.hpp"
+#include "msgbridge/detail/request_message_writer.hpp"
+#include "msgbridge/detail/request_messages.hpp"
+#include "msgbridge/detail/request_paths.hpp"
+#include "msgbridge/detail/request_reasoning.hpp"
+#include "msgbridge/detail/request_tools.hpp"
+#include "msgbridge/detail/request_warnings.hpp"

@@ -14,7 +14,7 @@ namespace detail {
 // order, with no copy of the object. Forced inline (simdjson's own macro) so
 // that the walk itself costs nothing over a loop written out; whether a
 // visitor is inlined is still the compiler's choice, which is why the
-// request engine's hottest walks are written out (request_converter.hpp).
+// request engine's hottest walks are written out (request_hot_walks.hpp).
 
 /// Calls visit(key, value) for each field of `object` and returns the first
 /// error: from reading a field, or whatever visit returns other than SUCCESS

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 #  include <emmintrin.h>
@@ -28,6 +29,68 @@ inline std::string_view string_token_content(std::string_view token) noexcept {
     while (end > 1 && token[end - 1] != '"') --end;
     if (end < 2) return {};
     return token.substr(1, end - 2);
+}
+
+inline bool is_json_whitespace(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/// `text` without the whitespace simdjson leaves after a raw token.
+inline std::string_view trim_json(std::string_view text) noexcept {
+    while (!text.empty() && is_json_whitespace(text.back())) text.remove_suffix(1);
+    return text;
+}
+
+inline bool is_empty_object(std::string_view json) noexcept {
+    if (json.size() < 2 || json.front() != '{' || json.back() != '}') return false;
+    for (std::size_t i = 1; i + 1 < json.size(); ++i) {
+        if (!is_json_whitespace(json[i])) return false;
+    }
+    return true;
+}
+
+/// Whether the raw key at `raw` (just after its opening quote) is `name`; the
+/// padded input makes the comparison safe to run past a shorter key.
+inline bool key_is(const char* raw, std::string_view name) noexcept {
+    return std::memcmp(raw, name.data(), name.size()) == 0 && raw[name.size()] == '"';
+}
+
+inline std::string_view raw_key_content(const char* raw) noexcept {
+    std::size_t i = 0;
+    while (raw[i] != '"') i += raw[i] == '\\' ? 2 : 1;
+    return {raw, i};
+}
+
+/// The quoted token around string content taken from the input.
+inline std::string_view quoted(std::string_view content) noexcept {
+    return {content.data() - 1, content.size() + 2};
+}
+
+/// `names` as one list for a warning: "a, b, c".
+inline std::string join_names(const std::vector<std::string>& names) {
+    std::string joined;
+    for (const auto& name : names) {
+        if (!joined.empty()) joined += ", ";
+        joined += name;
+    }
+    return joined;
+}
+
+/// Steps over whole 16-byte chunks of string content holding no quote and no
+/// backslash (with SSE2; otherwise returns `p`). Only these two bytes end a
+/// run that is copied or checked as it is: simdjson's stage 1 has rejected
+/// control characters already.
+inline const char* skip_plain_chunks(const char* p, const char* end) noexcept {
+#ifdef MSGBRIDGE_REQUEST_SSE2
+    while (end - p >= 16) {
+        const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')),
+                                                        _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
+        if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+        p += 16;
+    }
+#else
+    (void)end;
+#endif
+    return p;
 }
 
 inline bool is_hex_digit(char c) noexcept {
@@ -77,7 +140,7 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
     char* o = out;
     while (p < end) {
         const char c = *p++;
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (is_json_whitespace(c)) continue;
         if (c != '"') {
             // Outside strings only structure, numbers and literals are legal;
             // anything else is still escaped, so the result is always a valid
@@ -102,23 +165,10 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
         *o++ = '"';
         // Inside a string: only quotes and backslashes change.
         for (;;) {
-#ifdef MSGBRIDGE_REQUEST_SSE2
-            while (end - p >= 16) {
-                const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-                const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')),
-                                                                _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
-                _mm_storeu_si128(reinterpret_cast<__m128i*>(o), chunk);
-                if (mask == 0) {
-                    p += 16;
-                    o += 16;
-                    continue;
-                }
-                const int skip = __builtin_ctz(static_cast<unsigned>(mask));
-                p += skip;
-                o += skip;
-                break;
-            }
-#endif
+            const char* plain_end = skip_plain_chunks(p, end);
+            std::memcpy(o, p, static_cast<std::size_t>(plain_end - p));
+            o += plain_end - p;
+            p = plain_end;
             while (p < end && *p != '"' && *p != '\\') *o++ = *p++;
             if (p >= end) return static_cast<std::size_t>(o - out);
             if (*p == '"') {
@@ -141,34 +191,20 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
     return static_cast<std::size_t>(o - out);
 }
 
-/// Whether `json` is one complete JSON value. For text simdjson's stage 1 has
-/// seen (UTF-8 valid, strings closed): On-Demand skips what we copy raw
-/// (`input_schema`), so its atoms and escapes are checked here instead.
-inline bool json_text_valid(std::string_view json) noexcept {
-    const char* p = json.data();
-    const char* const end = p + json.size();
-    constexpr std::size_t max_depth = 1024;
-    bool in_object[max_depth];
-    std::size_t depth = 0;
-    auto skip_space = [&] {
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
-    };
-    auto scan_string = [&]() -> bool {  // at the opening quote
+// The steps of json_text_valid(): each reads one token at `p` and says
+// whether it was well formed.
+struct json_text_scanner {
+    const char* p;
+    const char* end;
+
+    void skip_space() noexcept {
+        while (p < end && is_json_whitespace(*p)) ++p;
+    }
+
+    bool string() noexcept {  // at the opening quote
         ++p;
         for (;;) {
-#ifdef MSGBRIDGE_REQUEST_SSE2
-            while (end - p >= 16) {
-                const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-                const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')),
-                                                                _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
-                if (mask == 0) {
-                    p += 16;
-                    continue;
-                }
-                p += __builtin_ctz(static_cast<unsigned>(mask));
-                break;
-            }
-#endif
+            p = skip_plain_chunks(p, end);
             while (p < end && *p != '"' && *p != '\\') {
                 if (static_cast<unsigned char>(*p) < 0x20) return false;
                 ++p;
@@ -182,13 +218,25 @@ inline bool json_text_valid(std::string_view json) noexcept {
             if (after_escape == nullptr) return false;
             p = after_escape;
         }
-    };
-    auto digits = [&] {
+    }
+
+    // `"name":`, after optional whitespace.
+    bool member_name() noexcept {
+        skip_space();
+        if (p >= end || *p != '"' || !string()) return false;
+        skip_space();
+        if (p >= end || *p != ':') return false;
+        ++p;
+        return true;
+    }
+
+    bool digits() noexcept {
         const char* start = p;
         while (p < end && *p >= '0' && *p <= '9') ++p;
         return p > start;
-    };
-    auto scan_number = [&]() -> bool {
+    }
+
+    bool number() noexcept {
         if (*p == '-') ++p;
         if (p >= end) return false;
         if (*p == '0') {
@@ -206,71 +254,65 @@ inline bool json_text_valid(std::string_view json) noexcept {
             if (!digits()) return false;
         }
         return true;
-    };
-    auto literal = [&](std::string_view word) {
+    }
+
+    bool literal(std::string_view word) noexcept {
         if (static_cast<std::size_t>(end - p) < word.size() || std::memcmp(p, word.data(), word.size()) != 0)
             return false;
         p += word.size();
         return true;
-    };
+    }
+
+    // A string, number or literal at `p` (not end).
+    bool scalar() noexcept {
+        switch (*p) {
+            case '"': return string();
+            case 't': return literal("true");
+            case 'f': return literal("false");
+            case 'n': return literal("null");
+            default: return (*p == '-' || (*p >= '0' && *p <= '9')) && number();
+        }
+    }
+};
+
+/// Whether `json` is one complete JSON value. For text simdjson's stage 1 has
+/// seen (UTF-8 valid, strings closed): On-Demand skips what we copy raw
+/// (`input_schema`), so its atoms and escapes are checked here instead.
+inline bool json_text_valid(std::string_view json) noexcept {
+    json_text_scanner scan{json.data(), json.data() + json.size()};
+    const char*& p = scan.p;
+    const char* const end = scan.end;
+    constexpr std::size_t max_depth = 1024;
+    bool in_object[max_depth];
+    std::size_t depth = 0;
     for (;;) {
         // A value is expected here.
-        skip_space();
+        scan.skip_space();
         if (p >= end) return false;
-        bool closed_empty = false;
-        switch (*p) {
-            case '{':
-            case '[': {
-                if (depth == max_depth) return false;
-                const bool object = *p == '{';
-                in_object[depth++] = object;
+        if (*p == '{' || *p == '[') {
+            if (depth == max_depth) return false;
+            const bool object = *p == '{';
+            in_object[depth++] = object;
+            ++p;
+            scan.skip_space();
+            if (p < end && *p == (object ? '}' : ']')) {
                 ++p;
-                skip_space();
-                if (p < end && *p == (object ? '}' : ']')) {
-                    ++p;
-                    --depth;
-                    closed_empty = true;
-                    break;
-                }
-                if (object) {
-                    if (p >= end || *p != '"' || !scan_string()) return false;
-                    skip_space();
-                    if (p >= end || *p != ':') return false;
-                    ++p;
-                }
+                --depth;
+            } else {
+                if (object && !scan.member_name()) return false;
                 continue;
             }
-            case '"':
-                if (!scan_string()) return false;
-                break;
-            case 't':
-                if (!literal("true")) return false;
-                break;
-            case 'f':
-                if (!literal("false")) return false;
-                break;
-            case 'n':
-                if (!literal("null")) return false;
-                break;
-            default:
-                if (*p != '-' && (*p < '0' || *p > '9')) return false;
-                if (!scan_number()) return false;
+        } else if (!scan.scalar()) {
+            return false;
         }
-        (void)closed_empty;
         // After a value: close containers, or go on to the next member.
         for (;;) {
-            skip_space();
+            scan.skip_space();
             if (depth == 0) return p == end;
             if (p >= end) return false;
             const char c = *p++;
             if (c == ',') {
-                if (in_object[depth - 1]) {
-                    skip_space();
-                    if (p >= end || *p != '"' || !scan_string()) return false;
-                    skip_space();
-                    if (p >= end || *p != ':') return false;
-                    ++p;
-                }
+                if (in_object[depth - 1] && !scan.member_name()) return false;
                 break;
             }
             if (c != (in_object[depth - 1] ? '}' : ']')) return false;
