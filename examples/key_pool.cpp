@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -31,20 +32,24 @@ int pretend_upstream(const msgbridge::key_lease& lease, std::string& retry_after
 int main() {
     using namespace std::chrono_literals;
 
-    // What the server reads from the environment and config.json.
-    msgbridge::key_sources sources;
-    sources.nvidia_keys = {"nvapi-example-key-one-0000000000000001", " nvapi-example-key-two-0000000000000002 ",
-                           "nvapi-example-key-one-0000000000000001", ""};
-    const msgbridge::collected_keys collected = msgbridge::collect_keys(sources);
-    expect(collected.source == msgbridge::key_source::nvidia_keys, "keys come from nvidia_keys");
-    expect(collected.keys.size() == 2, "blanks and duplicates are dropped");
+    // Blank and duplicate keys are dropped, the first of each kept in order.
+    const std::vector<std::string> keys = {"nvapi-example-key-one-00000000000000000000000001",
+                                           " nvapi-example-key-two-00000000000000000000000002 ",
+                                           "nvapi-example-key-one-00000000000000000000000001", ""};
 
     // A hand-driven clock keeps the example deterministic.
     auto now = std::chrono::steady_clock::time_point{} + 1h;
     msgbridge::key_pool_options options;
-    options.strategy = msgbridge::parse_rotation("round_robin").value();
+    // The strategy comes from a setting: a bad one is the caller's startup error.
+    const msgbridge::result<msgbridge::rotation> strategy = msgbridge::parse_rotation("round_robin", "KEY_ROTATION");
+    if (!strategy) {
+        std::fprintf(stderr, "%s\n", strategy.error().message.c_str());
+        return 1;
+    }
+    options.strategy = *strategy;
     options.clock = [&now] { return now; };
-    msgbridge::key_pool pool(collected.keys, options);
+    msgbridge::key_pool pool(keys, options);
+    expect(pool.size() == 2, "blanks and duplicates are dropped");
 
     // One client request: try keys until one answers, at most five attempts (as in Go).
     msgbridge::key_set tried;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -24,6 +25,14 @@ std::string trim(std::string_view text) {
     if (begin == std::string_view::npos) return {};
     auto end = text.find_last_not_of(" \t\r\n");
     return std::string(text.substr(begin, end - begin + 1));
+}
+
+// Trimmed, blanks and repeats left out: a source of only blanks and commas
+// must count as unset, so the next source is used.
+void add_key(std::vector<std::string>& keys, std::string_view raw) {
+    std::string key = trim(raw);
+    if (key.empty() || std::find(keys.begin(), keys.end(), key) != keys.end()) return;
+    keys.push_back(std::move(key));
 }
 
 // Strict: digits only, no sign, no trailing text; "12abc" is an error, not 12.
@@ -320,10 +329,49 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (cfg.upstream_url.rfind("http://", 0) != 0 && cfg.upstream_url.rfind("https://", 0) != 0)
         fail("UPSTREAM_URL/nvidia_url: '" + cfg.upstream_url + "' is not an http:// or https:// URL");
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
-    auto collected = msgbridge::collect_keys(cfg.key_sources);
+    auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);
     cfg.keys_from = collected.source;
     return cfg;
+}
+
+std::string_view to_string(key_source source) noexcept {
+    switch (source) {
+        case key_source::none: return "none";
+        case key_source::provider_api_keys: return "PROVIDER_API_KEYS";
+        case key_source::provider_api_key: return "PROVIDER_API_KEY";
+        case key_source::nvidia_keys: return "nvidia_keys";
+        case key_source::nvidia_key: return "nvidia_key";
+    }
+    return "none";
+}
+
+collected_keys collect_keys(const key_sources& sources) {
+    collected_keys out;
+    std::string_view list = sources.provider_api_keys;
+    while (true) {
+        const std::size_t comma = list.find(',');
+        add_key(out.keys, list.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    if (!out.keys.empty()) {
+        out.source = key_source::provider_api_keys;
+        return out;
+    }
+    add_key(out.keys, sources.provider_api_key);
+    if (!out.keys.empty()) {
+        out.source = key_source::provider_api_key;
+        return out;
+    }
+    for (const std::string& key : sources.nvidia_keys) add_key(out.keys, key);
+    if (!out.keys.empty()) {
+        out.source = key_source::nvidia_keys;
+        return out;
+    }
+    add_key(out.keys, sources.nvidia_key);
+    if (!out.keys.empty()) out.source = key_source::nvidia_key;
+    return out;
 }
 
 std::string help_text() {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <msgbridge/keys.hpp>
@@ -16,15 +17,42 @@
 
 namespace proxy {
 
+/// The four places keys come from, highest precedence first. Fill in what is
+/// set; an unset variable and an empty one are the same.
+struct key_sources {
+    std::string provider_api_keys;         ///< env `PROVIDER_API_KEYS`, comma-separated
+    std::string provider_api_key;          ///< env `PROVIDER_API_KEY`, one key
+    std::vector<std::string> nvidia_keys;  ///< config `nvidia_keys`
+    std::string nvidia_key;                ///< config `nvidia_key` (deprecated)
+};
+
+/// Which source the keys were taken from.
+enum class key_source { none, provider_api_keys, provider_api_key, nvidia_keys, nvidia_key };
+
+/// The name a user knows `source` by: `PROVIDER_API_KEYS`, …, `nvidia_key`; `none`.
+std::string_view to_string(key_source source) noexcept;
+
+/// The keys in use and where they came from.
+struct collected_keys {
+    std::vector<std::string> keys;  ///< trimmed, no blanks, no duplicates, in the source's order
+    key_source source = key_source::none;
+};
+
+/// The keys of the highest-precedence source that yields at least one key
+/// (`PROVIDER_API_KEYS` > `PROVIDER_API_KEY` > `nvidia_keys` > `nvidia_key`),
+/// the Go original's contract; sources are never merged. No keys at all is
+/// allowed: local upstreams need none.
+collected_keys collect_keys(const key_sources& sources);
+
 /// Everything the server needs to start. Defaults are the Go original's
 /// where it had the setting, ours (documented in docs/configuration.md)
 /// where it did not.
 struct config {
     // --- the Go original's settings ---
     std::string upstream_url = "https://integrate.api.nvidia.com/v1/chat/completions";
-    msgbridge::key_sources key_sources;  ///< every place keys were given
-    std::vector<std::string> keys;       ///< the keys in use (collect_keys of key_sources), in rotation order
-    msgbridge::key_source keys_from = msgbridge::key_source::none;
+    proxy::key_sources key_sources;  ///< every place keys were given
+    std::vector<std::string> keys;   ///< the keys in use (collect_keys of key_sources), in rotation order
+    key_source keys_from = key_source::none;
     msgbridge::rotation key_rotation = msgbridge::rotation::round_robin;
     std::string server_api_key;     ///< inbound auth; empty: none
     std::string addr = ":3001";

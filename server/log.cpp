@@ -6,6 +6,8 @@
 #include <ctime>
 #include <mutex>
 
+#include <msgbridge/keys.hpp>
+
 namespace proxy {
 namespace {
 
@@ -53,21 +55,10 @@ void logger::line(std::string_view text) const {
     sink_(out);
 }
 
-std::string redacted_key_id(std::string_view key) {
-    if (key.empty()) return "(none)";
-    if (key.size() <= 8) return "…";
-    std::string out;
-    auto dash = key.find('-');
-    if (dash != std::string_view::npos && dash < 8) out = std::string(key.substr(0, dash + 1));
-    out += "…";
-    out += key.substr(key.size() - 4);
-    return out;
-}
-
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
     for (const auto& secret : secrets) {
         if (secret.size() < 4) continue;
-        std::string replacement = redacted_key_id(secret);
+        std::string replacement = msgbridge::redact_key(secret);
         for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + replacement.size()))
             text.replace(pos, secret.size(), replacement);
     }

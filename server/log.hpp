@@ -25,15 +25,12 @@ private:
     log_sink sink_;
 };
 
-/// Replaces every occurrence of each secret with its redacted form.
+/// Replaces every occurrence of each secret with `msgbridge::redact_key` of it.
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets);
 
 /// A request body made fit for a log: base64 image data replaced by its
 /// length, secrets redacted, cut to `max_chars` (0: empty).
 std::string body_for_log(std::string_view body, std::size_t max_chars, const std::vector<std::string>& secrets);
-
-/// `key` redacted for logs: a short prefix and the last four characters.
-std::string redacted_key_id(std::string_view key);
 
 /// Text cut to at most `max_chars` bytes on a UTF-8 boundary, newlines escaped.
 std::string preview_text(std::string_view text, std::size_t max_chars);

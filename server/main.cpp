@@ -80,9 +80,10 @@ int main(int argc, char** argv) {
                  "without an Authorization header");
     } else {
         std::string ids;
-        for (const auto& k : cfg.keys) ids += (ids.empty() ? "" : ",") + msgbridge::redact_key(k);
+        for (std::size_t i = 0; i < cfg.keys.size(); ++i)
+            ids += (i == 0 ? "" : ",") + msgbridge::redact_key(cfg.keys[i], i);
         log.line("upstream keys: " + std::to_string(cfg.keys.size()) + " from " +
-                 std::string(msgbridge::to_string(cfg.keys_from)) + " [" + ids + "], rotation " +
+                 std::string(to_string(cfg.keys_from)) + " [" + ids + "], rotation " +
                  rotation_name(cfg.key_rotation));
     }
     if (cfg.server_api_key.empty() && !is_loopback_host(cfg.listen_host)) {

@@ -31,7 +31,7 @@ TEST_CASE("lease: a lease exposes its index, the key for Authorization and a red
     CHECK(static_cast<bool>(lease));
     CHECK(lease.index() == 0);
     CHECK(same_secret(lease.key(), test_key(0)));
-    CHECK(lease.redacted_id() == msgbridge::redact_key(test_key(0)));
+    CHECK(lease.redacted_id() == msgbridge::redact_key(test_key(0), 0));
     CHECK(lease.redacted_id() == pool.redacted_id(0));
 }
 

@@ -111,14 +111,14 @@ TEST_CASE("stats: every outcome is counted, and the JSON shows no key", "[keys]"
         CHECK(stats[1].transient_failures == 1);
         CHECK(stats[1].quarantined);
         CHECK(stats[1].last_error_at == rfc_example_time());
-        CHECK(stats[0].redacted_id == msgbridge::redact_key(keys_test::test_key(0)));
+        CHECK(stats[0].redacted_id == msgbridge::redact_key(keys_test::test_key(0), 0));
     }
     const auto json = msgbridge::to_json(pool.stats());
     CHECK(json ==
-          "[{\"index\":0,\"id\":\"nvapi-\xE2\x80\xA6k000\",\"requests\":2,\"in_flight\":0,\"successes\":1,"
+          "[{\"index\":0,\"id\":\"nvapi-\xE2\x80\xA6k000#0\",\"requests\":2,\"in_flight\":0,\"successes\":1,"
           "\"rate_limited\":1,\"auth_failures\":0,\"transient_failures\":0,\"quarantined\":false,"
           "\"cooling_for_ms\":1500,\"last_error_at\":\"1994-11-06T08:49:37Z\"},"
-          "{\"index\":1,\"id\":\"nvapi-\xE2\x80\xA6k001\",\"requests\":2,\"in_flight\":0,\"successes\":0,"
+          "{\"index\":1,\"id\":\"nvapi-\xE2\x80\xA6k001#1\",\"requests\":2,\"in_flight\":0,\"successes\":0,"
           "\"rate_limited\":0,\"auth_failures\":1,\"transient_failures\":1,\"quarantined\":true,"
           "\"cooling_for_ms\":899500,\"last_error_at\":\"1994-11-06T08:49:37Z\"}]");
     CHECK_FALSE(keys_test::contains_marker(json));

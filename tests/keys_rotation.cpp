@@ -186,3 +186,37 @@ TEST_CASE("rotation: least_used balances leases held by concurrent threads", "[k
     for (const auto& key : while_held) CHECK(key.in_flight == 3);
     for (const auto& key : pool.stats()) CHECK(key.in_flight == 0);
 }
+
+TEST_CASE("rotation: strategies parse from their wire names", "[keys]") {
+    using msgbridge::parse_rotation;
+    using msgbridge::rotation;
+    SECTION("the three names, with blanks around them") {
+        CHECK(parse_rotation("round_robin").value() == rotation::round_robin);
+        CHECK(parse_rotation("random").value() == rotation::random);
+        CHECK(parse_rotation(" least_used\n").value() == rotation::least_used);
+    }
+    SECTION("empty means the default, round_robin") {
+        CHECK(parse_rotation("").value() == rotation::round_robin);
+        CHECK(parse_rotation("  ").value() == rotation::round_robin);
+    }
+    SECTION("names round-trip through to_string") {
+        for (rotation r : {rotation::round_robin, rotation::random, rotation::least_used}) {
+            CHECK(parse_rotation(msgbridge::to_string(r)).value() == r);
+        }
+    }
+    SECTION("an unknown strategy is an invalid_request_error naming the field and the choices") {
+        const auto got = parse_rotation("sideways", "KEY_ROTATION");
+        REQUIRE_FALSE(got.has_value());
+        CHECK(got.error().type == msgbridge::error_type::invalid_request_error);
+        CHECK(got.error().message ==
+              "KEY_ROTATION: unknown key rotation strategy \"sideways\"; expected round_robin, random or least_used");
+        CHECK(parse_rotation("Round_Robin").has_value() == false);
+        CHECK(parse_rotation("LRU").error().message.rfind("key_rotation: ", 0) == 0);
+    }
+    SECTION("a key pasted into the strategy is not echoed in the error") {
+        const auto got = parse_rotation(keys_test::test_key(1));
+        REQUIRE_FALSE(got.has_value());
+        CHECK_FALSE(keys_test::contains_marker(got.error().message));
+        CHECK(got.error().message == "key_rotation: unknown key rotation strategy; expected round_robin, random or least_used");
+    }
+}

@@ -74,7 +74,7 @@ TEST_CASE("config: config.json is read with the original's field names", "[serve
     REQUIRE(cfg.keys.size() == 2);
     CHECK(cfg.keys[0] == "nvapi-aaaaaaaaaaaaaaaa1111");
     CHECK(cfg.keys[1] == "nvapi-bbbbbbbbbbbbbbbb2222");
-    CHECK(cfg.keys_from == msgbridge::key_source::nvidia_keys);
+    CHECK(cfg.keys_from == proxy::key_source::nvidia_keys);
     CHECK(cfg.key_rotation == msgbridge::rotation::least_used);
     CHECK(cfg.config_path_used == file.path);
 
@@ -102,7 +102,7 @@ TEST_CASE("config: environment variables override the file", "[server][config]")
                                           {"LOG_STREAM_TEXT_PREVIEW_CHARS", "10"}}));
     CHECK(cfg.upstream_url == "http://127.0.0.1:8000/v1/chat/completions");
     CHECK(cfg.keys == std::vector<std::string>{"nvapi-env1-0000000000000", "nvapi-env2-0000000000000"});
-    CHECK(cfg.keys_from == msgbridge::key_source::provider_api_keys);
+    CHECK(cfg.keys_from == proxy::key_source::provider_api_keys);
     CHECK(cfg.key_rotation == msgbridge::rotation::random);
     CHECK(cfg.server_api_key == "local-secret");
     CHECK(cfg.listen_host == "127.0.0.1");

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // Anything else escaping (std::bad_alloc aside) is a bug: only config_error is documented.
     // Keys as the server collects them: none blank, none twice.
-    const msgbridge::collected_keys collected = msgbridge::collect_keys(cfg.key_sources);
+    const proxy::collected_keys collected = proxy::collect_keys(cfg.key_sources);
     for (std::size_t i = 0; i < collected.keys.size(); ++i) {
         if (collected.keys[i].empty()) std::abort();
         for (std::size_t j = 0; j < i; ++j) {
