@@ -77,6 +77,32 @@ std::string streaming_example(const msgbridge::converted_request& converted, std
     return out;
 }
 
+std::string startup_error(std::string message) { return "startup error: " + message; }
+
+std::string keys_example(std::string_view setting, std::vector<std::string> keys, int status,
+                         std::string_view retry_after_header) {
+    // docs: docs/keys.md
+    const msgbridge::result<msgbridge::rotation> strategy = msgbridge::parse_rotation(setting, "KEY_ROTATION");
+    if (!strategy) return startup_error(strategy.error().message);  // never .value() on a user's setting
+    msgbridge::key_pool_options options;
+    options.strategy = *strategy;
+    msgbridge::key_pool pool(keys, options);
+
+    msgbridge::key_set tried;                       // per client request
+    for (int attempt = 0; attempt < msgbridge::default_max_attempts; ++attempt) {  // 5, as in Go
+        msgbridge::acquire_result got = pool.acquire(tried);
+        if (got.status == msgbridge::acquire_status::no_keys) { /* send without Authorization */ }
+        if (got.status != msgbridge::acquire_status::leased) { /* see "When no key is free" */ }
+        tried.insert(got.lease.index());
+        // "Authorization: Bearer " + got.lease.key(); log got.lease.redacted_id(), never the key
+        auto reported = got.lease.report(msgbridge::outcome_for_status(status), retry_after_header);
+        if (reported.newly_quarantined) { /* log got.lease.redacted_id() once */ }
+        // ...
+    }
+    // end docs
+    return "tried " + std::to_string(tried.size());
+}
+
 // ---- reading the Markdown and this file ----
 
 std::string read_file(const std::filesystem::path& path) {
@@ -188,4 +214,5 @@ TEST_CASE("docs: the compiled examples run", "[docs]") {
     auto converted = msgbridge::convert_request(anthropic_body);
     REQUIRE(converted);
     CHECK(streaming_example(*converted, upstream_bytes).find("event: message_stop") != std::string::npos);
+    CHECK(keys_example("sideways", {"a"}, 200, {}).rfind("startup error: KEY_ROTATION", 0) == 0);
 }
