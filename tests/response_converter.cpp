@@ -4,27 +4,18 @@
 #include <string>
 
 #include "support/response_json_compare.hpp"
+#include "support/response_test_util.hpp"
 
 using namespace msgbridge;
+using msgbridge_test::fixed_ids;
 using msgbridge_test::read_test_file;
 
 namespace {
 
 response_context golden_context(bool think_tags) {
-    response_context context;
-    context.client_model = "claude-sonnet-4-5";
-    context.estimated_input_tokens = 25;
-    context.tool_names = {{"mcp__srv__search_docs_x1", "mcp__server_with_a_long_name__search_documentation"}};
-    context.stop_sequences = {"four", "END"};
+    response_context context = msgbridge_test::response_context_for_tests();
     context.think_tags_in_content = think_tags;
     return context;
-}
-
-response_options fixed_ids() {
-    response_options options;
-    options.message_id = "msg_test";
-    options.id_seed = 7;
-    return options;
 }
 
 std::string completion(const std::string& message_json, const std::string& finish, const std::string& usage) {
