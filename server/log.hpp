@@ -41,7 +41,7 @@ std::string redacted_key_id(std::string_view key);
 /// Text cut to at most `max_chars` bytes on a UTF-8 boundary, newlines escaped.
 std::string preview_text(std::string_view text, std::size_t max_chars);
 
-/// What the one line logged for each `/v1/messages` exchange says (docs/server.md, "Logs").
+/// What the one line logged for each `/v1/messages` exchange says (docs/server.md, "Logging").
 struct exchange_summary {
     std::string_view request_id;
     std::string_view client_model;
