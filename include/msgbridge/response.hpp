@@ -23,7 +23,7 @@ MSGBRIDGE_BEGIN_NAMESPACE
 /// so this fixed, non-secret placeholder marks the block as ours.
 inline constexpr std::string_view thinking_signature_placeholder = "msgbridge.unsigned-thinking.v1";
 
-/// Options for convert_response; the defaults suit production.
+/// Options for response_converter and convert_response; the defaults suit production.
 struct response_options {
     std::string message_id;     ///< the `id` to report; empty: a fresh `msg_…`
     std::uint64_t id_seed = 0;  ///< seeds generated ids (message, `toolu_…`); 0: random per call
