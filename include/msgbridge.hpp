@@ -11,3 +11,4 @@
 #include "msgbridge/response.hpp"
 #include "msgbridge/stream.hpp"
 #include "msgbridge/keys.hpp"
+#include "msgbridge/json_writer.hpp"

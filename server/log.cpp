@@ -107,4 +107,31 @@ std::string preview_text(std::string_view text, std::size_t max_chars) {
     return out;
 }
 
+std::string summary_line(const exchange_summary& summary, const std::vector<std::string>& attempts) {
+    auto millis_since_start = [&](std::chrono::steady_clock::time_point at) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(at - summary.started).count());
+    };
+    std::string line(summary.request_id);
+    line += " POST /v1/messages ";
+    line += summary.client_model;
+    line += " -> ";
+    line += summary.upstream_model;
+    line += summary.stream ? " stream=true" : " stream=false";
+    line += " status=" + std::to_string(summary.status) + " attempts=[";
+    for (std::size_t i = 0; i < attempts.size(); ++i) {
+        if (i) line += ',';
+        line += attempts[i];
+    }
+    line += "] tokens_in=" + std::to_string(summary.tokens_in) + " tokens_out=" + std::to_string(summary.tokens_out);
+    line += " ttfb_ms=" + (summary.first_byte ? millis_since_start(*summary.first_byte) : std::string("-"));
+    line += " total_ms=" + millis_since_start(summary.finished);
+    if (summary.pings) line += " pings=" + std::to_string(summary.pings);
+    if (summary.client_disconnected) line += " client=disconnected";
+    if (summary.ended_by_shutdown) line += " ended=shutdown";
+    if (summary.started_early) line += " started=early";
+    if (!summary.end_note.empty()) line += " end=" + std::string(summary.end_note);
+    if (!summary.error_body.empty()) line += " error=" + std::string(summary.error_body);
+    return line;
+}
+
 }  // namespace proxy

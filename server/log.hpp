@@ -3,8 +3,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +37,29 @@ std::string body_for_log(std::string_view body, std::size_t max_chars, const std
 
 /// Text cut to at most `max_chars` bytes on a UTF-8 boundary, newlines escaped.
 std::string preview_text(std::string_view text, std::size_t max_chars);
+
+/// What the one line logged for each `/v1/messages` exchange says (docs/server.md, "Logging").
+struct exchange_summary {
+    std::string_view request_id;
+    std::string_view client_model;
+    std::string_view upstream_model;
+    bool stream = false;
+    int status = 0;
+    std::uint64_t tokens_in = 0;
+    std::uint64_t tokens_out = 0;
+    std::chrono::steady_clock::time_point started;
+    std::optional<std::chrono::steady_clock::time_point> first_byte;  ///< none: nothing reached the client
+    std::chrono::steady_clock::time_point finished;
+    unsigned pings = 0;
+    bool client_disconnected = false;
+    bool ended_by_shutdown = false;
+    bool started_early = false;
+    std::string_view end_note;    ///< why a stream ended early ("idle-timeout", …), empty if it did not
+    std::string_view error_body;  ///< the body of an error answer, logged with it
+};
+
+/// `req_… POST /v1/messages <model> -> <upstream model> stream=… status=… attempts=[…] tokens_in=… …`,
+/// not yet redacted.
+std::string summary_line(const exchange_summary& summary, const std::vector<std::string>& attempts);
 
 }  // namespace proxy

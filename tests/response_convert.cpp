@@ -4,29 +4,16 @@
 #include <string>
 
 #include "support/response_json_compare.hpp"
+#include "support/response_test_util.hpp"
 
 using namespace msgbridge;
+using msgbridge_test::fixed_ids;
 using msgbridge_test::read_test_file;
+using msgbridge_test::response_context_for_tests;
 
 namespace {
 
-response_context context_for_tests() {
-    response_context context;
-    context.client_model = "claude-sonnet-4-5";
-    context.estimated_input_tokens = 25;
-    context.tool_names = {{"mcp__srv__search_docs_x1", "mcp__server_with_a_long_name__search_documentation"}};
-    context.stop_sequences = {"four", "END"};
-    return context;
-}
-
-response_options fixed_ids() {
-    response_options options;
-    options.message_id = "msg_test";
-    options.id_seed = 7;
-    return options;
-}
-
-std::string convert_ok(const std::string& body, const response_context& context = context_for_tests()) {
+std::string convert_ok(const std::string& body, const response_context& context = response_context_for_tests()) {
     auto converted = convert_response(body, context, fixed_ids());
     if (!converted) FAIL("conversion failed: " << converted.error().message);
     return *converted;
@@ -41,7 +28,7 @@ std::string completion(const std::string& message_json, const std::string& finis
 }  // namespace
 
 TEST_CASE("response: golden completions become the expected Anthropic messages", "[response][golden]") {
-    response_context context = context_for_tests();
+    response_context context = response_context_for_tests();
     for (const char* name : {"kimi_tools", "vllm_stop_sequence"}) {
         SECTION(name) {
             CHECK_JSON_EQ(convert_ok(read_test_file(std::string("response/") + name + ".openai.json"), context),
@@ -59,8 +46,8 @@ TEST_CASE("response: the message skeleton has id, type, role and the client's mo
     const std::string out = convert_ok(completion(R"({"role":"assistant","content":"Hi"})"));
     CHECK(out == R"({"id":"msg_test","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}})");
     SECTION("a generated id starts msg_ and differs per call") {
-        auto first = convert_response(completion(R"({"content":"Hi"})"), context_for_tests());
-        auto second = convert_response(completion(R"({"content":"Hi"})"), context_for_tests());
+        auto first = convert_response(completion(R"({"content":"Hi"})"), response_context_for_tests());
+        auto second = convert_response(completion(R"({"content":"Hi"})"), response_context_for_tests());
         REQUIRE(first.has_value());
         REQUIRE(second.has_value());
         CHECK(first->substr(0, 11) == R"({"id":"msg_)");
@@ -109,7 +96,7 @@ TEST_CASE("response: usage subtracts cached tokens and reports them as cache rea
     SECTION("no usage from the upstream: estimates, never 0") {
         const std::string body = R"({"choices":[{"index":0,"message":{"content":"12345678"},"finish_reason":"stop"}]})";
         CHECK(convert_ok(body).find(R"("usage":{"input_tokens":25,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":2})") != std::string::npos);
-        response_context no_estimate = context_for_tests();
+        response_context no_estimate = response_context_for_tests();
         no_estimate.estimated_input_tokens = 0;
         const std::string empty = R"({"choices":[{"index":0,"message":{"content":null},"finish_reason":"stop"}]})";
         CHECK(convert_ok(empty, no_estimate).find(R"("input_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1)") != std::string::npos);
@@ -176,7 +163,7 @@ TEST_CASE("response: tool calls keep upstream ids, get names mapped back, and pa
 }
 
 TEST_CASE("response: inline think tags become thinking when the model profile says so", "[response][think]") {
-    response_context context = context_for_tests();
+    response_context context = response_context_for_tests();
     context.think_tags_in_content = true;
     const auto blocks = [&](const std::string& content_json) {
         const std::string out = convert_ok(completion(R"({"content":)" + content_json + "}"), context);
@@ -210,19 +197,19 @@ TEST_CASE("response: inline think tags become thinking when the model profile sa
 
 TEST_CASE("response: errors in the body and malformed completions", "[response][errors]") {
     SECTION("an error body becomes the Anthropic error") {
-        auto converted = convert_response(R"({"error":{"message":"busy","type":"server_overloaded","code":503}})", context_for_tests());
+        auto converted = convert_response(R"({"error":{"message":"busy","type":"server_overloaded","code":503}})", response_context_for_tests());
         REQUIRE_FALSE(converted.has_value());
         CHECK(converted.error().type == error_type::overloaded_error);
         CHECK(converted.error().message == "busy");
     }
     SECTION("not JSON") {
-        auto converted = convert_response("<html>", context_for_tests());
+        auto converted = convert_response("<html>", response_context_for_tests());
         REQUIRE_FALSE(converted.has_value());
         CHECK(converted.error().type == error_type::api_error);
         CHECK(converted.error().message.find("not valid JSON") != std::string::npos);
     }
     SECTION("no choices") {
-        auto converted = convert_response(R"({"id":"x","choices":[]})", context_for_tests());
+        auto converted = convert_response(R"({"id":"x","choices":[]})", response_context_for_tests());
         REQUIRE_FALSE(converted.has_value());
         CHECK(converted.error().message == "upstream response: choices.0: required");
     }

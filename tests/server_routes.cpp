@@ -163,6 +163,27 @@ TEST_CASE("routes: unknown paths are 404 and wrong methods 405, in Anthropic's s
     CHECK(wrong_post->status == 405);
 }
 
+TEST_CASE("routes: the 404 answer names the routes GET / lists", "[server][routes]") {
+    auto up = ok_upstream();
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    auto root = proxy.client().Get("/");
+    auto missing = proxy.client().Post("/v1/complete", "{}", "application/json");
+    REQUIRE(root);
+    REQUIRE(missing);
+    const std::string message = parse_error(missing->body).message;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE_FALSE(parser.parse(root->body).get(doc));
+    simdjson::dom::array endpoints;
+    REQUIRE_FALSE(doc["endpoints"].get_array().get(endpoints));
+    CHECK(endpoints.size() == 4);
+    for (auto endpoint : endpoints) {
+        std::string_view name;
+        REQUIRE_FALSE(endpoint.get_string().get(name));
+        CHECK(message.find(std::string(name)) != std::string::npos);
+    }
+}
+
 TEST_CASE("routes: inbound auth with SERVER_API_KEY", "[server][routes][auth]") {
     auto up = ok_upstream();
     auto cfg = mock::test_config(up.url());

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <simdjson.h>
 
@@ -22,6 +24,137 @@ inline std::string_view trim_json_space(std::string_view text) noexcept {
     return text;
 }
 
+}  // namespace detail
+
+inline simdjson::error_code response_converter::read(std::string_view openai_body, std::size_t readable_capacity) {
+    const char* data = openai_body.data();
+    std::size_t capacity = readable_capacity;
+    if (capacity < openai_body.size() + simdjson::SIMDJSON_PADDING) {
+        // simdjson reads up to SIMDJSON_PADDING bytes past the end.
+        padded_.assign(openai_body);
+        padded_.append(simdjson::SIMDJSON_PADDING, '\0');
+        data = padded_.data();
+        capacity = padded_.size();
+    }
+    fields_.clear();
+    simdjson::ondemand::document document;
+    auto err = parser_.iterate(data, openai_body.size(), capacity).get(document);
+    if (!err) err = detail::reader::read_body(document, fields_);
+    return err;
+}
+
+inline result<converted_response> response_converter::convert(std::string_view openai_body,
+                                                              const response_context& context,
+                                                              std::size_t readable_capacity) {
+    if (auto err = read(openai_body, readable_capacity)) {
+        return make_error(error_type::api_error,
+                          std::string("upstream response is not valid JSON: ") + simdjson::error_message(err));
+    }
+    const detail::openai_fields& body = fields_;
+    if (body.error.present) return detail::classify_upstream_error(0, body.error, "upstream reported an error");
+    if (!body.has_choice) return make_error(error_type::api_error, "upstream response: choices.0: required");
+
+    // Thinking, then text, then tool use: Anthropic's block order.
+    std::string_view thinking = body.reasoning_text();
+    std::string_view text = body.content.empty() ? body.refusal : body.content;
+    if (context.think_tags_in_content && thinking.empty()) split_think_tags(thinking, text);
+
+    detail::id_generator ids(options_.id_seed != 0 ? options_.id_seed : detail::fresh_id_seed());
+    const std::string message_id = options_.message_id.empty() ? ids.make("msg_") : options_.message_id;
+
+    writer_.reset();
+    writer_.start_object();
+    writer_.key("id");
+    writer_.string(message_id);
+    writer_.key("type");
+    writer_.string("message");
+    writer_.key("role");
+    writer_.string("assistant");
+    writer_.key("model");
+    writer_.string(context.client_model.empty() ? body.model : std::string_view(context.client_model));
+    writer_.key("content");
+    writer_.start_array();
+    const std::uint64_t output_bytes = write_content(thinking, text, context, ids);
+    writer_.end_array();
+
+    converted_response out;
+    const detail::stop_info stop =
+        detail::map_finish_reason(body.finish_reason, body.stop_string, !body.tool_calls.empty(), context);
+    out.stop_reason = stop.stop_reason;
+    writer_.key("stop_reason");
+    writer_.string(stop.stop_reason);
+    writer_.key("stop_sequence");
+    if (stop.stop_sequence.empty()) writer_.null();
+    else writer_.string(stop.stop_sequence);
+    writer_.key("usage");
+    write_usage(context, output_bytes, out);
+    writer_.end_object();
+    out.body.assign(writer_.view());
+    return out;
+}
+
+inline void response_converter::split_think_tags(std::string_view& thinking, std::string_view& text) {
+    split_thinking_.clear();
+    split_text_.clear();
+    detail::think_tag_splitter splitter;
+    auto sink = [&](detail::content_kind kind, std::string_view piece) {
+        (kind == detail::content_kind::thinking ? split_thinking_ : split_text_).append(piece.data(), piece.size());
+    };
+    splitter.feed(text, sink);
+    splitter.finish(sink);
+    thinking = split_thinking_;
+    text = split_text_;
+}
+
+// Returns the bytes of answer written, for the output estimate when the
+// upstream reports no usage.
+inline std::uint64_t response_converter::write_content(std::string_view thinking, std::string_view text,
+                                                       const response_context& context, detail::id_generator& ids) {
+    std::uint64_t output_bytes = 0;
+    // Blank blocks are left out: Anthropic rejects them when a client replays them.
+    if (!detail::is_blank(thinking)) {
+        writer_.start_object();
+        writer_.key("type");
+        writer_.string("thinking");
+        writer_.key("thinking");
+        writer_.string(thinking);
+        writer_.key("signature");
+        writer_.string(thinking_signature_placeholder);
+        writer_.end_object();
+        output_bytes += thinking.size();
+    }
+    if (!detail::is_blank(text)) {
+        writer_.start_object();
+        writer_.key("type");
+        writer_.string("text");
+        writer_.key("text");
+        writer_.string(text);
+        writer_.end_object();
+        output_bytes += text.size();
+    }
+    for (const auto& call : fields_.tool_calls) {
+        writer_.start_object();
+        writer_.key("type");
+        writer_.string("tool_use");
+        writer_.key("id");
+        // Ids go back verbatim: Kimi's `functions.<name>:<n>` must return unchanged.
+        if (call.id.empty()) {
+            tool_id_.clear();
+            ids.append_id(tool_id_, "toolu_");
+            writer_.string(tool_id_);
+        } else {
+            writer_.string(call.id);
+        }
+        writer_.key("name");
+        writer_.string(detail::original_tool_name(call.name, context));
+        writer_.key("input");
+        write_tool_input(call.arguments);
+        writer_.end_object();
+        output_bytes += call.arguments.size();
+    }
+    return output_bytes;
+}
+
 // A tool call's `arguments` string → the tool_use `input` object.
 // Policy (docs/response-mapping.md, "Tool arguments"): empty → {}; a JSON
 // object → itself, byte for byte; a JSON string holding an object (double
@@ -29,172 +162,69 @@ inline std::string_view trim_json_space(std::string_view text) noexcept {
 // max_tokens, an array, prose) → {"_raw_arguments": "<the string as sent>"},
 // so the client's tool-input validation reports it to the model instead of
 // the call silently running with {}.
-inline void write_tool_input(json_writer& writer, std::string_view arguments) {
-    const std::string_view trimmed = trim_json_space(arguments);
+inline void response_converter::write_tool_input(std::string_view arguments) {
+    const std::string_view trimmed = detail::trim_json_space(arguments);
     if (trimmed.empty()) {
-        writer.start_object();
-        writer.end_object();
+        writer_.start_object();
+        writer_.end_object();
         return;
     }
-    simdjson::dom::parser parser;
-    simdjson::padded_string padded(trimmed);
     simdjson::dom::element element;
-    if (!parser.parse(padded).get(element)) {
+    if (!arguments_parser_.parse(trimmed.data(), trimmed.size()).get(element)) {
         if (element.is_object()) {
-            writer.raw(trimmed);
+            writer_.raw(trimmed);
             return;
         }
         std::string_view inner;
         if (!element.get_string().get(inner)) {
-            const std::string_view inner_trimmed = trim_json_space(inner);
-            simdjson::dom::parser inner_parser;
-            simdjson::padded_string inner_padded(inner_trimmed);
-            simdjson::dom::element inner_element;
-            if (!inner_trimmed.empty() && !inner_parser.parse(inner_padded).get(inner_element) &&
-                inner_element.is_object()) {
-                writer.raw(inner_trimmed);
+            // `inner` lives in the parser's buffers, which the next parse reuses.
+            arguments_.assign(detail::trim_json_space(inner));
+            if (!arguments_.empty() && !arguments_parser_.parse(arguments_).get(element) && element.is_object()) {
+                writer_.raw(arguments_);
                 return;
             }
         }
     }
-    writer.start_object();
-    writer.key("_raw_arguments");
-    writer.string(arguments);
-    writer.end_object();
+    writer_.start_object();
+    writer_.key("_raw_arguments");
+    writer_.string(arguments);
+    writer_.end_object();
 }
 
-inline void write_usage(json_writer& writer, std::uint64_t input_tokens, std::uint64_t cached_tokens,
-                        std::uint64_t output_tokens) {
-    writer.start_object();
-    writer.key("input_tokens");
-    writer.uint64(input_tokens);
-    writer.key("cache_creation_input_tokens");
-    writer.uint64(0);
-    writer.key("cache_read_input_tokens");
-    writer.uint64(cached_tokens);
-    writer.key("output_tokens");
-    writer.uint64(output_tokens);
-    writer.end_object();
-}
-
-inline result<std::string> convert_response_impl(std::string_view openai_body, const response_context& context,
-                                                  const response_options& options) {
-    simdjson::ondemand::parser parser;
-    simdjson::padded_string padded(openai_body);
-    simdjson::ondemand::document document;
-    openai_fields body;
-    auto err = parser.iterate(padded).get(document);
-    if (!err) err = reader::read_body(document, body);
-    if (err) {
-        return make_error(error_type::api_error,
-                          std::string("upstream response is not valid JSON: ") + simdjson::error_message(err));
-    }
-    if (body.error.present) return classify_upstream_error(0, body.error, "upstream reported an error");
-    if (!body.has_choice) return make_error(error_type::api_error, "upstream response: choices.0: required");
-
-    // Thinking, then text, then tool use: Anthropic's block order.
-    std::string_view thinking = body.reasoning_text();
-    std::string_view text = body.content.empty() ? body.refusal : body.content;
-    std::string split_thinking;
-    std::string split_text;
-    if (context.think_tags_in_content && thinking.empty()) {
-        think_tag_splitter splitter;
-        auto sink = [&](content_kind kind, std::string_view piece) {
-            (kind == content_kind::thinking ? split_thinking : split_text).append(piece.data(), piece.size());
-        };
-        splitter.feed(text, sink);
-        splitter.finish(sink);
-        thinking = split_thinking;
-        text = split_text;
-    }
-
-    id_generator ids(options.id_seed != 0 ? options.id_seed : fresh_id_seed());
-    std::string message_id = options.message_id.empty() ? ids.make("msg_") : options.message_id;
-
-    json_writer writer;
-    writer.start_object();
-    writer.key("id");
-    writer.string(message_id);
-    writer.key("type");
-    writer.string("message");
-    writer.key("role");
-    writer.string("assistant");
-    writer.key("model");
-    writer.string(context.client_model.empty() ? body.model : std::string_view(context.client_model));
-    writer.key("content");
-    writer.start_array();
-    std::uint64_t output_bytes = 0;
-    // Blank blocks are left out: Anthropic rejects them when a client replays them.
-    if (!is_blank(thinking)) {
-        writer.start_object();
-        writer.key("type");
-        writer.string("thinking");
-        writer.key("thinking");
-        writer.string(thinking);
-        writer.key("signature");
-        writer.string(thinking_signature_placeholder);
-        writer.end_object();
-        output_bytes += thinking.size();
-    }
-    if (!is_blank(text)) {
-        writer.start_object();
-        writer.key("type");
-        writer.string("text");
-        writer.key("text");
-        writer.string(text);
-        writer.end_object();
-        output_bytes += text.size();
-    }
-    std::string tool_id;
-    for (const auto& call : body.tool_calls) {
-        writer.start_object();
-        writer.key("type");
-        writer.string("tool_use");
-        writer.key("id");
-        // Ids go back verbatim: Kimi's `functions.<name>:<n>` must return unchanged.
-        if (call.id.empty()) {
-            tool_id.clear();
-            ids.append_id(tool_id, "toolu_");
-            writer.string(tool_id);
-        } else {
-            writer.string(call.id);
-        }
-        writer.key("name");
-        writer.string(original_tool_name(call.name, context));
-        writer.key("input");
-        write_tool_input(writer, call.arguments);
-        writer.end_object();
-        output_bytes += call.arguments.size();
-    }
-    writer.end_array();
-
-    const stop_info stop = map_finish_reason(body.finish_reason, body.stop_string, !body.tool_calls.empty(), context);
-    writer.key("stop_reason");
-    writer.string(stop.stop_reason);
-    writer.key("stop_sequence");
-    if (stop.stop_sequence.empty()) writer.null();
-    else writer.string(stop.stop_sequence);
-    writer.key("usage");
-    if (body.usage.present) {
-        write_usage(writer, body.usage.prompt_tokens - body.usage.cached_tokens, body.usage.cached_tokens,
-                    body.usage.completion_tokens);
+// Usage as the upstream reported it; without it, estimates (never 0 input).
+inline void response_converter::write_usage(const response_context& context, std::uint64_t output_bytes,
+                                            converted_response& out) {
+    const detail::openai_usage& usage = fields_.usage;
+    if (usage.present) {
+        out.input_tokens = usage.prompt_tokens - usage.cached_tokens;
+        out.cache_read_input_tokens = usage.cached_tokens;
+        out.output_tokens = usage.completion_tokens;
     } else {
-        write_usage(writer, context.estimated_input_tokens == 0 ? 1 : context.estimated_input_tokens, 0,
-                    estimate_tokens(output_bytes));
+        out.input_tokens = context.estimated_input_tokens == 0 ? 1 : context.estimated_input_tokens;
+        out.output_tokens = detail::estimate_tokens(output_bytes);
     }
-    writer.end_object();
-    return std::string(writer.view());
+    writer_.start_object();
+    writer_.key("input_tokens");
+    writer_.uint64(out.input_tokens);
+    writer_.key("cache_creation_input_tokens");
+    writer_.uint64(0);
+    writer_.key("cache_read_input_tokens");
+    writer_.uint64(out.cache_read_input_tokens);
+    writer_.key("output_tokens");
+    writer_.uint64(out.output_tokens);
+    writer_.end_object();
 }
-
-}  // namespace detail
 
 inline result<std::string> convert_response(std::string_view openai_body, const response_context& context,
                                             const response_options& options) {
-    return detail::convert_response_impl(openai_body, context, options);
+    response_converter converter(options);
+    auto converted = converter.convert(openai_body, context);
+    if (!converted) return std::move(converted).error();
+    return std::move(converted->body);
 }
 
 inline result<std::string> convert_response(std::string_view openai_body, const response_context& context) {
-    return detail::convert_response_impl(openai_body, context, response_options{});
+    return convert_response(openai_body, context, response_options{});
 }
 
 inline error convert_upstream_error(int http_status, std::string_view upstream_body) {

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+#include "attempts.hpp"
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include <msgbridge/response.hpp>
+
+namespace proxy {
+namespace {
+
+// The Go original gave up after five attempts; so do we.
+constexpr int max_attempts = 5;
+// Upstream error bodies are kept for the client's error message, not more.
+constexpr std::size_t max_error_body = 64 * 1024;
+constexpr auto server_error_backoff = std::chrono::milliseconds(250);
+
+long ceil_seconds(std::chrono::milliseconds wait) {
+    auto seconds = (wait.count() + 999) / 1000;
+    return seconds < 1 ? 1 : static_cast<long>(seconds);
+}
+
+msgbridge::error status_error(int status, std::string message) {
+    return msgbridge::error{msgbridge::error_type::api_error, status, std::move(message)};
+}
+
+// One upstream call, as far as the loop cares.
+struct upstream_answer {
+    upstream_outcome outcome;
+    int status = 0;
+    bool committed = false;
+    std::string error_body;
+    std::string retry_after;
+};
+
+class attempt_loop {
+public:
+    attempt_loop(const upstream_target& target, std::string_view request_id, cancel_handle& cancel,
+                 const attempt_hooks& hooks)
+        : target_(target), request_id_(request_id), cancel_(cancel), hooks_(hooks) {}
+
+    attempt_result run(const upstream_request& base);
+
+private:
+    enum class next_move { try_again, give_up, answer_now };  // give_up: with the last error
+
+    next_move take_key(msgbridge::key_lease& lease);
+    upstream_answer post(const upstream_request& request);
+    next_move after_answer(msgbridge::key_lease& lease, const std::string& key_id, const upstream_answer& answer);
+    next_move after_no_answer(msgbridge::key_lease& lease, const std::string& key_id, const upstream_outcome& out);
+    next_move retry_once();
+    void give_up();
+
+    const upstream_target& target_;
+    std::string_view request_id_;
+    cancel_handle& cancel_;
+    const attempt_hooks& hooks_;
+
+    attempt_result result_;
+    msgbridge::key_set tried_;
+    bool server_retry_used_ = false;
+    std::optional<msgbridge::error> last_error_;
+    std::string last_retry_after_;
+    int last_status_ = 0;
+    std::optional<std::chrono::milliseconds> pool_wait_;  // from the acquire that found every key tried
+};
+
+attempt_result attempt_loop::run(const upstream_request& base) {
+    for (int attempt = 0; attempt < max_attempts; ++attempt) {
+        msgbridge::key_lease lease;
+        next_move move = take_key(lease);
+        if (move == next_move::try_again) {
+            upstream_request request = base;
+            if (lease) request.api_key = std::string(lease.key());
+            const std::string key_id = lease ? std::string(lease.redacted_id()) : std::string("no-key");
+            const upstream_answer answer = post(request);
+            result_.last = answer.outcome;
+            if (answer.committed) {
+                result_.attempts.push_back(key_id + ":" + std::to_string(answer.status));
+                if (lease) {
+                    (void)lease.report(answer.outcome.what == upstream_outcome::kind::completed
+                                           ? msgbridge::key_outcome::success
+                                           : msgbridge::key_outcome::transient);
+                }
+                result_.committed = true;
+                return std::move(result_);
+            }
+            move = answer.outcome.got_headers && answer.outcome.what == upstream_outcome::kind::completed
+                       ? after_answer(lease, key_id, answer)
+                       : after_no_answer(lease, key_id, answer.outcome);
+        }
+        if (move == next_move::answer_now) return std::move(result_);
+        if (move == next_move::give_up) break;
+    }
+    give_up();
+    return std::move(result_);
+}
+
+// A key for the next attempt (none without keys); answer_now when the pool
+// has none to give.
+attempt_loop::next_move attempt_loop::take_key(msgbridge::key_lease& lease) {
+    if (target_.keys == nullptr || target_.keys->empty()) return next_move::try_again;
+    auto got = target_.keys->acquire(tried_);
+    if (got.status == msgbridge::acquire_status::leased) {
+        lease = std::move(got.lease);
+        return next_move::try_again;
+    }
+    if (last_error_ && got.status == msgbridge::acquire_status::exhausted) {
+        if (got.wait.count() > 0) pool_wait_ = got.wait;
+        return next_move::give_up;
+    }
+    const long wait = ceil_seconds(got.wait);
+    if (got.status == msgbridge::acquire_status::quarantined) {
+        result_.error = last_error_ ? *last_error_
+                                    : status_error(503, "every upstream key is out of service after the upstream "
+                                                        "rejected it (401/403); check nvidia_keys / PROVIDER_API_KEYS");
+    } else {
+        result_.error = msgbridge::make_error(msgbridge::error_type::rate_limit_error,
+                                              "every upstream key is cooling down after rate limiting (429); retry in " +
+                                                  std::to_string(wait) + " s");
+    }
+    result_.retry_after = wait;
+    return next_move::answer_now;
+}
+
+upstream_answer attempt_loop::post(const upstream_request& request) {
+    upstream_answer answer;
+    upstream_callbacks callbacks;
+    callbacks.on_headers = [&](int status, std::string_view retry_after) {
+        answer.status = status;
+        answer.retry_after = retry_after;
+        if (status >= 200 && status < 300) {
+            answer.committed = hooks_.on_commit();
+            return answer.committed;
+        }
+        return true;
+    };
+    callbacks.on_data = [&](std::string_view bytes) {
+        if (answer.committed) return hooks_.on_body(bytes);
+        if (answer.error_body.size() < max_error_body)
+            answer.error_body.append(bytes.substr(0, max_error_body - answer.error_body.size()));
+        return true;
+    };
+    answer.outcome = target_.transport.post(request, callbacks, cancel_);
+    return answer;
+}
+
+// The upstream answered in full with a status that did not commit.
+attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, const std::string& key_id,
+                                                   const upstream_answer& answer) {
+    result_.attempts.push_back(key_id + ":" + std::to_string(answer.status));
+    if (lease) {
+        // Copied first: the lease is spent once it reports.
+        std::string redacted(lease.redacted_id());
+        auto reported = lease.report(msgbridge::outcome_for_status(answer.status), answer.retry_after);
+        if (reported.newly_quarantined) {
+            target_.log.line(std::string(request_id_) + " key " + redacted + " quarantined: the upstream answered " +
+                             std::to_string(answer.status) + "; it is skipped until the quarantine ends");
+        }
+    }
+    last_error_ = msgbridge::convert_upstream_error(answer.status, answer.error_body);
+    last_retry_after_ = answer.retry_after;
+    last_status_ = answer.status;
+    if (answer.status == 429 || answer.status == 401 || answer.status == 403) {
+        if (!lease) return next_move::give_up;  // no keys to rotate through
+        tried_.insert(lease.index());
+        return next_move::try_again;
+    }
+    if (answer.status >= 500) return retry_once();
+    return next_move::give_up;
+}
+
+// No complete answer: the connection failed, timed out or was cancelled.
+attempt_loop::next_move attempt_loop::after_no_answer(msgbridge::key_lease& lease, const std::string& key_id,
+                                                      const upstream_outcome& out) {
+    result_.attempts.push_back(key_id + ":" + std::string(outcome_name(out.what)));
+    if (lease) (void)lease.report(msgbridge::key_outcome::transient);
+    last_status_ = 0;
+    const std::string upstream = "upstream " + target_.host;
+    switch (out.what) {
+        case upstream_outcome::kind::connect_failed:
+            last_error_ = status_error(502, upstream + " unreachable: " + out.detail);
+            return retry_once();
+        case upstream_outcome::kind::io_failed:
+            last_error_ = status_error(502, upstream + " connection failed: " + out.detail);
+            return retry_once();
+        case upstream_outcome::kind::tls_failed:
+            result_.error = status_error(502, upstream + " TLS failed: " + out.detail);
+            return next_move::answer_now;
+        case upstream_outcome::kind::timed_out:
+            result_.error = status_error(504, upstream + " timed out: " + out.detail);
+            return next_move::answer_now;
+        case upstream_outcome::kind::cancelled:
+        case upstream_outcome::kind::completed:
+            break;
+    }
+    result_.error = status_error(500, "the request was cancelled");
+    return next_move::answer_now;
+}
+
+// A connection failure or 5xx gets one more try, after a short pause.
+attempt_loop::next_move attempt_loop::retry_once() {
+    if (server_retry_used_ || cancel_.cancelled()) return next_move::give_up;
+    server_retry_used_ = true;
+    std::this_thread::sleep_for(server_error_backoff);
+    return next_move::try_again;
+}
+
+void attempt_loop::give_up() {
+    result_.error = last_error_ ? *last_error_
+                                : msgbridge::make_error(msgbridge::error_type::api_error, "no upstream attempt was made");
+    if (last_status_ == 429) {
+        // The pool knows when its first key is usable again; the upstream's
+        // own header only matters without keys to rotate.
+        std::optional<std::chrono::milliseconds> wait = pool_wait_;
+        if (!wait && !last_retry_after_.empty())
+            wait = msgbridge::parse_retry_after(last_retry_after_, std::chrono::system_clock::now());
+        result_.retry_after = ceil_seconds(wait.value_or(std::chrono::seconds(1)));
+    }
+}
+
+}  // namespace
+
+attempt_result run_attempts(const upstream_target& target, std::string_view request_id, const upstream_request& base,
+                            cancel_handle& cancel, const attempt_hooks& hooks) {
+    return attempt_loop(target, request_id, cancel, hooks).run(base);
+}
+
+std::string_view outcome_name(upstream_outcome::kind kind) {
+    switch (kind) {
+        case upstream_outcome::kind::completed: return "completed";
+        case upstream_outcome::kind::cancelled: return "cancelled";
+        case upstream_outcome::kind::timed_out: return "timeout";
+        case upstream_outcome::kind::connect_failed: return "connect-failed";
+        case upstream_outcome::kind::tls_failed: return "tls-failed";
+        case upstream_outcome::kind::io_failed: return "io-failed";
+    }
+    return "?";
+}
+
+}  // namespace proxy

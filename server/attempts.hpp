@@ -1,0 +1,55 @@
+// The attempt loop: keys, retries, and the one moment an upstream answer
+// commits. Used by both the streaming and the non-streaming handler.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgbridge/error.hpp>
+#include <msgbridge/keys.hpp>
+
+#include "redacting_log.hpp"
+#include "upstream.hpp"
+
+namespace proxy {
+
+/// Where the attempts go; shared by every request.
+struct upstream_target {
+    upstream_transport& transport;
+    msgbridge::key_pool* keys = nullptr;  ///< null or empty: one attempt per try, no rotation
+    std::string host;                     ///< the upstream's host, for error messages
+    const redacting_log& log;             ///< a key taken out of service is logged here
+};
+
+/// How a handler takes part in the attempts.
+struct attempt_hooks {
+    /// A 2xx answer's headers arrived. Return false to refuse it (abort).
+    std::function<bool()> on_commit;
+    /// Body bytes of the committed answer. Return false to abort.
+    std::function<bool(std::string_view)> on_body;
+};
+
+/// How the attempts ended.
+struct attempt_result {
+    bool committed = false;
+    upstream_outcome last;            ///< how the last attempt ended
+    msgbridge::error error;           ///< when !committed: what the client gets
+    std::optional<long> retry_after;  ///< seconds, for a 429 answer
+    std::vector<std::string> attempts;  ///< "nvapi-…k001:429", for the log
+};
+
+/// Tries keys until an answer commits or the rules say stop (docs/server.md):
+/// 429 and 401/403 move to the next key (at most five attempts in all), a
+/// connection failure or 5xx is retried once after a short pause, anything
+/// else is final. Nothing here has reached the client yet.
+attempt_result run_attempts(const upstream_target& target, std::string_view request_id, const upstream_request& base,
+                            cancel_handle& cancel, const attempt_hooks& hooks);
+
+/// "completed", "timeout", "connect-failed", …: an outcome as the log names it.
+std::string_view outcome_name(upstream_outcome::kind kind);
+
+}  // namespace proxy

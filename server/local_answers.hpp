@@ -1,0 +1,39 @@
+// Answers the proxy gives without the upstream: Claude Code's quota probe,
+// token counts, the model list, health and the root status.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <msgbridge/error.hpp>
+#include <msgbridge/keys.hpp>
+#include <msgbridge/options.hpp>
+#include <msgbridge/request.hpp>
+
+#include "http_types.hpp"
+
+namespace proxy {
+
+/// Claude Code's quota probe, answered without spending upstream quota: the
+/// completion an upstream would give ("ok", one token) run through the real
+/// converters, streamed or not as the request asked.
+http_response quota_probe_answer(const msgbridge::converted_request& converted);
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens":N}`, or the request's error.
+http_response count_tokens_answer(const msgbridge::result<std::uint64_t>& counted);
+
+/// `GET /v1/models`, paged by `limit` and `after_id` from `query`.
+http_response models_answer(const msgbridge::request_options& options, std::string_view query);
+
+/// `GET /v1/models/{id}`: one entry of that list, else 404.
+http_response model_answer(const msgbridge::request_options& options, std::string_view id);
+
+/// `GET /health`; the per-key counters (redacted ids) only when `with_key_stats`.
+http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats);
+
+/// `GET /`: the Go original's liveness JSON, naming the listed routes.
+http_response root_answer();
+
+}  // namespace proxy
