@@ -10,8 +10,6 @@
 namespace proxy {
 namespace {
 
-// The Go original gave up after five attempts; so do we.
-constexpr int max_attempts = 5;
 // Upstream error bodies are kept for the client's error message, not more.
 constexpr std::size_t max_error_body = 64 * 1024;
 constexpr auto server_error_backoff = std::chrono::milliseconds(250);
@@ -67,7 +65,7 @@ private:
 };
 
 attempt_result attempt_loop::run(const upstream_request& base) {
-    for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    for (int attempt = 0; attempt < msgbridge::default_max_attempts; ++attempt) {
         msgbridge::key_lease lease;
         next_move move = take_key(lease);
         if (move == next_move::try_again) {
@@ -150,7 +148,10 @@ upstream_answer attempt_loop::post(const upstream_request& request) {
 attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, const std::string& key_id,
                                                    const upstream_answer& answer) {
     result_.attempts.push_back(key_id + ":" + std::to_string(answer.status));
+    last_error_ = msgbridge::convert_upstream_error(answer.status, answer.error_body);
     if (lease) {
+        // Some upstreams quote the key they rejected; the client must not see it.
+        last_error_->message = redact_secrets(std::move(last_error_->message), {std::string(lease.key())});
         // Copied first: the lease is spent once it reports.
         std::string redacted(lease.redacted_id());
         auto reported = lease.report(msgbridge::outcome_for_status(answer.status), answer.retry_after);
@@ -159,7 +160,6 @@ attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, 
                              std::to_string(answer.status) + "; it is skipped until the quarantine ends");
         }
     }
-    last_error_ = msgbridge::convert_upstream_error(answer.status, answer.error_body);
     last_retry_after_ = answer.retry_after;
     last_status_ = answer.status;
     if (answer.status == 429 || answer.status == 401 || answer.status == 403) {

@@ -202,10 +202,8 @@ TEST_CASE("redaction: the server's log lines, its own errors and /health give no
     }
 }
 
-// Known leak: run_attempts in server/proxy.cpp passes the upstream's error
-// message to the client as it came. Remove [!shouldfail] with the fix.
 TEST_CASE("redaction: an upstream that quotes the rejected key does not pass it on to the client",
-          "[server][keys][redact][!shouldfail]") {
+          "[server][keys][redact]") {
     const auto shapes = key_shapes();
     const rejection_texts said = reject_every_key(shapes);
     leak_report report(shapes);
