@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "config.hpp"
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -140,6 +143,56 @@ msgbridge::model_profile parse_profile(const json_context& ctx, const std::strin
     return profile;
 }
 
+// Headers the proxy writes itself on every upstream request: a second copy
+// would contradict it (framing, auth, content negotiation) or be ignored.
+bool is_proxy_owned_header(std::string_view name) {
+    static constexpr std::string_view owned[] = {"authorization", "content-type", "content-length", "host",
+                                                 "accept", "accept-encoding", "transfer-encoding", "connection",
+                                                 "te", "upgrade", "trailer", "keep-alive"};
+    std::string lower(name);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto owned_name : owned)
+        if (lower == owned_name) return true;
+    return false;
+}
+
+// RFC 9110 token characters.
+bool is_header_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (unsigned char c : name) {
+        if (std::isalnum(c)) continue;
+        if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+// Field values: visible ASCII, spaces and tabs, and bytes >= 0x80; never CR,
+// LF or NUL, which would let a config value add a header or end the request.
+bool is_header_value(std::string_view value) {
+    for (unsigned char c : value)
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    return true;
+}
+
+void parse_upstream_headers(const json_context& ctx, std::string_view key, element value, std::vector<std::pair<std::string, std::string>>& out) {
+    simdjson::dom::object headers;
+    if (value.get_object().get(headers)) fail(ctx.where(key) + ": expected an object of \"Header-Name\": \"value\"");
+    out.clear();
+    for (auto header : headers) {
+        const std::string name(header.key);
+        const std::string field = std::string(key) + "." + name;
+        if (!is_header_name(name)) fail(ctx.where(field) + ": not a valid HTTP header name");
+        if (is_proxy_owned_header(name))
+            fail(ctx.where(field) + ": set by the proxy on every upstream request; it cannot be overridden here");
+        // The value is never echoed: providers put credentials in headers too.
+        std::string text = get_string(ctx, field, header.value);
+        if (!is_header_value(text)) fail(ctx.where(field) + ": the value contains a control character (CR, LF, NUL, ...)");
+        for (const auto& [existing, unused] : out)
+            if (strcasecmp(existing.c_str(), name.c_str()) == 0) fail(ctx.where(field) + ": given twice");
+        out.emplace_back(name, std::move(text));
+    }
+}
+
 }  // namespace
 
 env_lookup process_env() {
@@ -216,6 +269,8 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
                 if (alias.key.empty() || upstream.empty()) fail(ctx.where(field) + ": names must not be empty");
                 cfg.request.model_map.push_back({std::string(alias.key), std::move(upstream)});
             }
+        } else if (key == "upstream_headers") {
+            parse_upstream_headers(ctx, key, v, cfg.upstream_headers);
         } else if (key == "models") {
             simdjson::dom::array array;
             if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of model profiles");

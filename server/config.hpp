@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <msgbridge/keys.hpp>
@@ -74,6 +75,9 @@ struct config {
     std::size_t max_upstream_response_bytes = std::size_t{256} << 20;  ///< one upstream answer larger than this is cut
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
+    /// config `upstream_headers`: sent on every upstream request after the
+    /// proxy's own (e.g. OpenAI-Organization); names checked at start, values never logged.
+    std::vector<std::pair<std::string, std::string>> upstream_headers;
 
     // --- derived from addr ---
     std::string listen_host = "0.0.0.0";

@@ -55,11 +55,7 @@ int main(int argc, char** argv) {
     for (const auto& note : cfg.notes) log.line("config: " + note);
     std::unique_ptr<upstream_transport> transport;
     try {
-        upstream_settings up;
-        up.url = cfg.upstream_url;
-        up.connect_timeout = std::chrono::seconds(cfg.connect_timeout_seconds);
-        up.ca_cert_file = cfg.ca_cert_file;
-        transport = make_http_transport(up);
+        transport = make_http_transport(upstream_settings_from(cfg));
     } catch (const std::exception& e) {
         std::cerr << "claude-nvidia-proxy: configuration error: " << e.what() << "\n";
         return 2;

@@ -126,6 +126,7 @@ public:
         } else {
             req.set_header("Accept", "application/json");
         }
+        for (const auto& [name, value] : settings_.extra_headers) req.set_header(name, value);
 
         upstream_outcome outcome;
         std::atomic<bool> deadline_passed{false};
@@ -265,6 +266,15 @@ private:
 };
 
 }  // namespace
+
+upstream_settings upstream_settings_from(const config& cfg) {
+    upstream_settings settings;
+    settings.url = cfg.upstream_url;
+    settings.connect_timeout = std::chrono::seconds(cfg.connect_timeout_seconds);
+    settings.ca_cert_file = cfg.ca_cert_file;
+    settings.extra_headers = cfg.upstream_headers;
+    return settings;
+}
 
 std::unique_ptr<upstream_transport> make_http_transport(const upstream_settings& settings) {
     return std::make_unique<http_transport>(settings);

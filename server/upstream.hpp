@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "config.hpp"
+
 namespace proxy {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -95,8 +97,12 @@ struct upstream_settings {
     std::string url;  ///< http(s)://host[:port]/path
     std::chrono::seconds connect_timeout{10};
     std::string ca_cert_file;  ///< extra CA bundle (PEM); empty: system store only
+    header_list extra_headers;  ///< added to every request after the proxy's own (config `upstream_headers`)
     std::size_t max_idle_connections = 64;
 };
+
+/// The upstream half of the configuration.
+upstream_settings upstream_settings_from(const config& cfg);
 
 /// The real transport (cpp-httplib, OpenSSL verification against the system
 /// store). Throws std::runtime_error for a URL it cannot use.

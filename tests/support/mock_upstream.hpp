@@ -85,6 +85,7 @@ struct recorded {
     std::string accept;
     std::string body;
     int remote_port = 0;  ///< the proxy's side of the connection: equal ports, reused connection
+    std::vector<std::pair<std::string, std::string>> headers;  ///< every header, as received
 };
 
 /// What the mock answers.
@@ -193,7 +194,7 @@ private:
 
     void serve(const httplib::Request& req, httplib::Response& res) {
         recorded r{req.path, req.get_header_value("Authorization"), req.get_header_value("Accept"), req.body,
-                   req.remote_port};
+                   req.remote_port, {req.headers.begin(), req.headers.end()}};
         std::size_t index;
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -317,11 +318,7 @@ inline proxy::config test_config(const std::string& upstream_url, std::vector<st
 class running_proxy {
 public:
     explicit running_proxy(proxy::config cfg) : cfg_(std::move(cfg)) {
-        proxy::upstream_settings up;
-        up.url = cfg_.upstream_url;
-        up.connect_timeout = std::chrono::seconds(cfg_.connect_timeout_seconds);
-        up.ca_cert_file = cfg_.ca_cert_file;
-        transport_ = proxy::make_http_transport(up);
+        transport_ = proxy::make_http_transport(proxy::upstream_settings_from(cfg_));
         svc_ = std::make_unique<proxy::service>(cfg_, *transport_, proxy::logger([this](std::string_view line) {
                                                     std::lock_guard<std::mutex> lock(log_mutex_);
                                                     log_.emplace_back(line);
