@@ -77,6 +77,24 @@ std::string streaming_example(const msgbridge::converted_request& converted, std
     return out;
 }
 
+void send_to_client(const std::string&) {}
+void log_usage(std::uint64_t, std::uint64_t, std::string_view) {}
+
+std::string response_mapping_example(const msgbridge::response_context& context, int upstream_status,
+                                     std::string_view upstream_body) {
+    // docs: docs/response-mapping.md
+    msgbridge::response_converter converter;                    // one per thread, reused
+    auto converted = converter.convert(openai_body, context);  // context: from the request converter
+    if (!converted) return msgbridge::to_json(converted.error());  // an upstream {"error":…} or a malformed body
+    send_to_client(converted->body);                            // the Anthropic message
+    log_usage(converted->input_tokens, converted->output_tokens, converted->stop_reason);  // no second parse
+
+    // An upstream's non-2xx answer, as the Anthropic error the client gets:
+    msgbridge::error failure = msgbridge::convert_upstream_error(upstream_status, upstream_body);
+    // end docs
+    return converted->body + msgbridge::to_json(failure);
+}
+
 std::string startup_error(std::string message) { return "startup error: " + message; }
 
 std::string keys_example(std::string_view setting, std::vector<std::string> keys, int status,
@@ -214,5 +232,8 @@ TEST_CASE("docs: the compiled examples run", "[docs]") {
     auto converted = msgbridge::convert_request(anthropic_body);
     REQUIRE(converted);
     CHECK(streaming_example(*converted, upstream_bytes).find("event: message_stop") != std::string::npos);
+    const std::string answer_and_error = response_mapping_example(converted->context, 429, R"({"error":{"message":"slow down"}})");
+    CHECK(answer_and_error.find(R"("type":"message")") != std::string::npos);
+    CHECK(answer_and_error.find("rate_limit_error") != std::string::npos);
     CHECK(keys_example("sideways", {"a"}, 200, {}).rfind("startup error: KEY_ROTATION", 0) == 0);
 }

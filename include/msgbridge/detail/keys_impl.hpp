@@ -8,24 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/keys_http_date.hpp"
 #include "msgbridge/keys.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
-namespace detail::key_policy {
-
-constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-constexpr std::string_view trim(std::string_view text) noexcept {
-    while (!text.empty() && is_blank(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_blank(text.back())) text.remove_suffix(1);
-    return text;
-}
-
-}  // namespace detail::key_policy
-
 inline result<rotation> parse_rotation(std::string_view name, std::string_view field) {
-    const std::string_view value = detail::key_policy::trim(name);
+    const std::string_view value = detail::trim_json_space(name);
     if (value.empty() || value == "round_robin") return rotation::round_robin;
     if (value == "random") return rotation::random;
     if (value == "least_used") return rotation::least_used;
@@ -83,7 +72,7 @@ inline std::string redact_key(std::string_view key, std::size_t index) {
 
 inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                                   std::chrono::system_clock::time_point now) noexcept {
-    const std::string_view text = detail::key_policy::trim(value);
+    const std::string_view text = detail::trim_json_space(value);
     if (text.empty()) return std::nullopt;
     if (text.front() >= '0' && text.front() <= '9') {
         // Saturate rather than overflow: the pool caps the delay anyway.

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/keys_http_date.hpp"
 #include "msgbridge/detail/keys_impl.hpp"
 #include "msgbridge/keys.hpp"
@@ -20,7 +21,7 @@ MSGBRIDGE_BEGIN_NAMESPACE
 namespace detail::key_policy {
 
 inline void add_key(std::vector<std::string>& keys, std::string_view raw) {
-    const std::string_view key = trim(raw);
+    const std::string_view key = trim_json_space(raw);
     if (key.empty()) return;
     if (std::find(keys.begin(), keys.end(), key) != keys.end()) return;
     keys.emplace_back(key);
@@ -248,7 +249,7 @@ inline report_result key_pool::report(std::size_t index, key_outcome outcome, st
     std::optional<std::chrono::milliseconds> asked;
     std::optional<std::chrono::system_clock::time_point> wall;
     if (outcome != key_outcome::success) wall = wall_now();
-    if (outcome == key_outcome::rate_limited && !detail::key_policy::trim(retry_after).empty()) {
+    if (outcome == key_outcome::rate_limited && !detail::trim_json_space(retry_after).empty()) {
         asked = parse_retry_after(retry_after, *wall);
     }
 

@@ -12,6 +12,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/request_converter.hpp"
 #include "msgbridge/detail/request_text.hpp"
 #include "msgbridge/options.hpp"
@@ -91,7 +92,7 @@ inline bool request_engine::walk(od::document& doc, converted_request& out) {
         // Valid JSON of another type, or not JSON at all?
         std::string_view token;
         if (doc.raw_json_token().get(token)) return fail({}, "invalid JSON (not a JSON value)");
-        token = trim_json(token);
+        token = trim_json_space(token);
         const bool json = !token.empty() && (token.front() == '[' || json_text_valid(token));
         return json ? fail({}, "must be a JSON object") : fail({}, "invalid JSON (not a JSON value)");
     }
@@ -220,7 +221,7 @@ inline bool request_engine::copy_number(od::value value, std::string_view name, 
     }
     if (!emit(name)) return true;
     top_.key(name);
-    top_.raw(trim_json(value.raw_json_token()));
+    top_.raw(trim_json_space(value.raw_json_token()));
     return true;
 }
 
@@ -251,7 +252,7 @@ inline bool request_engine::convert_stop_sequences(od::value value) {
 
 inline bool request_engine::convert_metadata(od::value value) {
     auto guard = push("metadata");
-    if (trim_json(value.raw_json_token()) == "null") return true;
+    if (trim_json_space(value.raw_json_token()) == "null") return true;
     return visit_fields(value, [this](const char* key, od::value& field_value) {
         if (key_is(key, "user_id")) {
             std::string_view user;

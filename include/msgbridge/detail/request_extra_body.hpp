@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/request_text.hpp"
 #include "msgbridge/version.hpp"
 
@@ -38,7 +39,7 @@ inline bool raw_extra_value(simdjson::ondemand::value& value, simdjson::ondemand
     } else {
         raw = value.raw_json_token();
     }
-    raw = trim_json(raw);
+    raw = trim_json_space(raw);
     return true;
 }
 
@@ -85,7 +86,7 @@ inline parsed_extra parse_extra_body(const std::string& extra_body) {
         }
         if (key == "chat_template_kwargs" && type == od::json_type::object) {
             parsed.has_template_kwargs = true;
-            parsed.template_kwargs_inner.assign(trim_json(raw.substr(1, raw.size() - 2)));
+            parsed.template_kwargs_inner.assign(trim_json_space(raw.substr(1, raw.size() - 2)));
             parsed.template_kwargs_keys = template_kwargs_keys(raw);
         }
         parsed.members.emplace_back(std::string(key), std::string(raw));

@@ -14,6 +14,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/request_converter.hpp"
 #include "msgbridge/detail/request_text.hpp"
 #include "msgbridge/request.hpp"
@@ -53,10 +54,10 @@ inline bool request_engine::capture_block(od::value value, block_fields& block, 
                     od::object input;
                     if (auto code = v.get_object().get(input)) return fail_json(code, "input", "must be an object");
                     if (auto code = input.raw_json().get(block.input)) return fail_json(code, "input", {});
-                    block.input = trim_json(block.input);
+                    block.input = trim_json_space(block.input);
                     block.has_input = true;
                 } else if (key_is(key, "is_error")) {
-                    const std::string_view token = trim_json(v.raw_json_token());
+                    const std::string_view token = trim_json_space(v.raw_json_token());
                     if (token != "null") {
                         if (auto code = v.get_bool().get(block.is_error)) return fail_json(code, "is_error", "must be a boolean");
                     }
@@ -152,7 +153,7 @@ inline bool request_engine::convert_tools(od::value value) {
                 if (auto code = field_value.get_object().get(schema_object))
                     return fail_json(code, "input_schema", "must be an object");
                 if (auto code = schema_object.raw_json().get(schema)) return fail_json(code, "input_schema", {});
-                schema = trim_json(schema);
+                schema = trim_json_space(schema);
                 // Copied upstream byte for byte, so it must be valid JSON in every byte.
                 if (!json_text_valid(schema)) return fail("input_schema", "invalid JSON");
             } else if (key_is(key, "type")) {

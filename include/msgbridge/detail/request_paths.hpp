@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/ondemand_walk.hpp"
 #include "msgbridge/detail/request_converter.hpp"
 #include "msgbridge/detail/request_text.hpp"
@@ -90,7 +91,7 @@ bool request_engine::for_each_element(od::array array, Each&& each) {
 inline bool request_engine::raw_string(od::value value, std::string_view name, std::string_view& out) {
     const std::string_view token = value.raw_json_token();
     if (token.empty() || token.front() != '"') {
-        if (!token.empty() && token.front() == 'n' && trim_json(token) == "null") return true;
+        if (!token.empty() && token.front() == 'n' && trim_json_space(token) == "null") return true;
         return fail(name, "must be a string");
     }
     out = string_token_content(token);

@@ -13,6 +13,7 @@
 #  define MSGBRIDGE_REQUEST_SSE2 1
 #endif
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
@@ -31,18 +32,10 @@ inline std::string_view string_token_content(std::string_view token) noexcept {
     return token.substr(1, end - 2);
 }
 
-inline bool is_json_whitespace(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-/// `text` without the whitespace simdjson leaves after a raw token.
-inline std::string_view trim_json(std::string_view text) noexcept {
-    while (!text.empty() && is_json_whitespace(text.back())) text.remove_suffix(1);
-    return text;
-}
-
 inline bool is_empty_object(std::string_view json) noexcept {
     if (json.size() < 2 || json.front() != '{' || json.back() != '}') return false;
     for (std::size_t i = 1; i + 1 < json.size(); ++i) {
-        if (!is_json_whitespace(json[i])) return false;
+        if (!is_json_space(json[i])) return false;
     }
     return true;
 }
@@ -140,7 +133,7 @@ inline std::size_t minify_into_string(std::string_view json, char* out) noexcept
     char* o = out;
     while (p < end) {
         const char c = *p++;
-        if (is_json_whitespace(c)) continue;
+        if (is_json_space(c)) continue;
         if (c != '"') {
             // Outside strings only structure, numbers and literals are legal;
             // anything else is still escaped, so the result is always a valid
@@ -198,7 +191,7 @@ struct json_text_scanner {
     const char* end;
 
     void skip_space() noexcept {
-        while (p < end && is_json_whitespace(*p)) ++p;
+        while (p < end && is_json_space(*p)) ++p;
     }
 
     bool string() noexcept {  // at the opening quote

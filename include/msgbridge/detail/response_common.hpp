@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/response_reader.hpp"
 #include "msgbridge/error.hpp"
 #include "msgbridge/request.hpp"
@@ -56,8 +57,6 @@ inline std::uint64_t estimate_tokens(std::uint64_t bytes) noexcept {
     const std::uint64_t tokens = (bytes + 3) / 4;
     return tokens == 0 ? 1 : tokens;
 }
-
-inline bool is_json_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 inline bool is_blank(std::string_view text) noexcept {
     for (char c : text) {

@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "msgbridge/detail/text.hpp"
 #include "msgbridge/detail/ids.hpp"
 #include "msgbridge/detail/json_writer.hpp"
 #include "msgbridge/detail/response_common.hpp"
@@ -17,12 +18,6 @@
 
 MSGBRIDGE_BEGIN_NAMESPACE
 namespace detail {
-
-inline std::string_view trim_json_space(std::string_view text) noexcept {
-    while (!text.empty() && is_json_space(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_json_space(text.back())) text.remove_suffix(1);
-    return text;
-}
 
 }  // namespace detail
 
