@@ -21,56 +21,22 @@
 
 namespace {
 
-std::string rotation_name(msgbridge::rotation r) { return std::string(msgbridge::to_string(r)); }
+using namespace proxy;
+using steady = std::chrono::steady_clock;
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    using namespace proxy;
-    logger log;
-
-    config cfg;
-    try {
-        std::string config_override;
-        switch (parse_command_line(argc, argv, config_override)) {
-            case cli_action::help: std::cout << help_text(); return 0;
-            case cli_action::version: std::cout << "claude-nvidia-proxy " << msgbridge::version_string << "\n"; return 0;
-            case cli_action::run: break;
-        }
-        cfg = load_config(process_env(), config_override);
-    } catch (const config_error& e) {
-        std::cerr << "claude-nvidia-proxy: configuration error: " << e.what() << "\n";
-        return 2;
-    }
-
-    // Signals are taken by one thread with sigwait; every other thread
-    // (httplib's, ours) inherits the blocked mask from here.
+// Signals are taken by one thread with sigwait; every other thread (httplib's,
+// ours) inherits the blocked mask from the caller.
+sigset_t block_shutdown_signals() {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);  // a client that vanishes must not kill the process (OpenSSL writes without MSG_NOSIGNAL)
+    return signals;
+}
 
-    for (const auto& note : cfg.notes) log.line("config: " + note);
-    std::unique_ptr<upstream_transport> transport;
-    try {
-        transport = make_http_transport(upstream_settings_from(cfg));
-    } catch (const std::exception& e) {
-        std::cerr << "claude-nvidia-proxy: configuration error: " << e.what() << "\n";
-        return 2;
-    }
-
-    service svc(cfg, *transport, log);
-    http_server server(cfg, svc);
-    int port = 0;
-    try {
-        port = server.bind();
-    } catch (const std::exception& e) {
-        std::cerr << "claude-nvidia-proxy: " << e.what() << "\n";
-        return 1;
-    }
-
+void log_startup(const logger& log, const config& cfg, int port) {
     if (cfg.keys.empty()) {
         log.line("warning: no upstream keys configured (nvidia_keys / PROVIDER_API_KEYS): requests go upstream "
                  "without an Authorization header");
@@ -80,7 +46,7 @@ int main(int argc, char** argv) {
             ids += (i == 0 ? "" : ",") + msgbridge::redact_key(cfg.keys[i], i);
         log.line("upstream keys: " + std::to_string(cfg.keys.size()) + " from " +
                  std::string(to_string(cfg.keys_from)) + " [" + ids + "], rotation " +
-                 rotation_name(cfg.key_rotation));
+                 std::string(msgbridge::to_string(cfg.key_rotation)));
     }
     if (cfg.server_api_key.empty() && !is_loopback_host(cfg.listen_host)) {
         log.line("WARNING: ************************************************************************");
@@ -92,41 +58,90 @@ int main(int argc, char** argv) {
     log.line("claude-nvidia-proxy " + std::string(msgbridge::version_string) + " upstream " + cfg.upstream_url);
     // Tests and scripts read the bound port from this line (ADDR may say port 0).
     log.line("listening on " + cfg.listen_host + ":" + std::to_string(port));
+}
+
+// The graceful shutdown, on the signal thread: stop accepting, give running
+// streams the grace period, end the rest with an error event, then close
+// what is left. A second signal cuts each wait short.
+void shut_down(const sigset_t& signals, int sig, const config& cfg, const logger& log, service& svc,
+               http_server& server, const std::atomic<bool>& finished) {
+    log.line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+             ": no new connections; running streams get " + std::to_string(cfg.shutdown_grace_seconds) + " s");
+    svc.begin_shutdown();
+    server.stop_accepting();
+    auto wait_streams = [&](steady::time_point until) {
+        while (!finished && svc.active_streams() > 0 && steady::now() < until) {
+            timespec tick{0, 50 * 1000 * 1000};
+            siginfo_t info;
+            if (sigtimedwait(&signals, &info, &tick) > 0) return;
+        }
+    };
+    wait_streams(steady::now() + std::chrono::seconds(cfg.shutdown_grace_seconds));
+    if (svc.active_streams() > 0) {
+        log.line("grace period over: ending " + std::to_string(svc.active_streams()) + " stream(s) with an error event");
+        svc.abort_streams();
+        wait_streams(steady::now() + std::chrono::seconds(5));
+    }
+    // Idle keep-alive connections end now; a request still waiting for the
+    // upstream gets until the hard deadline below.
+    server.close_connections();
+    const auto hard = steady::now() + std::chrono::seconds(cfg.keep_alive_timeout_seconds + 2);
+    while (!finished && steady::now() < hard) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!finished) {
+        log.line("requests still running after the grace period; exiting");
+        std::fflush(stderr);
+        std::_Exit(0);
+    }
+}
+
+// Exit status 2 and one line for a configuration that cannot start.
+int configuration_error(const std::string& what) {
+    std::cerr << "claude-nvidia-proxy: configuration error: " << what << "\n";
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    logger log;
+    config cfg;
+    try {
+        std::string config_override;
+        switch (parse_command_line(argc, argv, config_override)) {
+            case cli_action::help: std::cout << help_text(); return 0;
+            case cli_action::version: std::cout << "claude-nvidia-proxy " << msgbridge::version_string << "\n"; return 0;
+            case cli_action::run: break;
+        }
+        cfg = load_config(process_env(), config_override);
+    } catch (const config_error& e) {
+        return configuration_error(e.what());
+    }
+
+    const sigset_t signals = block_shutdown_signals();
+    for (const auto& note : cfg.notes) log.line("config: " + note);
+    std::unique_ptr<upstream_transport> transport;
+    try {
+        transport = make_http_transport(upstream_settings_from(cfg));
+    } catch (const std::exception& e) {
+        return configuration_error(e.what());
+    }
+
+    service svc(cfg, *transport, log);
+    http_server server(cfg, svc);
+    int port = 0;
+    try {
+        port = server.bind();
+    } catch (const std::exception& e) {
+        std::cerr << "claude-nvidia-proxy: " << e.what() << "\n";
+        return 1;
+    }
+    log_startup(log, cfg, port);
 
     std::atomic<bool> finished{false};
     std::thread signal_thread([&] {
         int sig = 0;
         sigwait(&signals, &sig);
-        if (finished) return;
-        log.line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                 ": no new connections; running streams get " + std::to_string(cfg.shutdown_grace_seconds) + " s");
-        svc.begin_shutdown();
-        server.stop_accepting();
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.shutdown_grace_seconds);
-        auto wait_streams = [&](std::chrono::steady_clock::time_point until) {
-            while (!finished && svc.active_streams() > 0 && std::chrono::steady_clock::now() < until) {
-                // A second signal cuts the wait short.
-                timespec tick{0, 50 * 1000 * 1000};
-                siginfo_t info;
-                if (sigtimedwait(&signals, &info, &tick) > 0) return;
-            }
-        };
-        wait_streams(deadline);
-        if (svc.active_streams() > 0) {
-            log.line("grace period over: ending " + std::to_string(svc.active_streams()) + " stream(s) with an error event");
-            svc.abort_streams();
-            wait_streams(std::chrono::steady_clock::now() + std::chrono::seconds(5));
-        }
-        // Idle keep-alive connections end now; a request still waiting for
-        // the upstream gets until the hard deadline below.
-        server.close_connections();
-        auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.keep_alive_timeout_seconds + 2);
-        while (!finished && std::chrono::steady_clock::now() < hard) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (!finished) {
-            log.line("requests still running after the grace period; exiting");
-            std::fflush(stderr);
-            std::_Exit(0);
-        }
+        if (!finished) shut_down(signals, sig, cfg, log, svc, server, finished);
     });
 
     server.run();
