@@ -50,9 +50,33 @@ logger::logger(log_sink sink) : sink_(std::move(sink)) {}
 void logger::line(std::string_view text) const {
     std::string out = timestamp();
     out += ' ';
-    out += text;
+    append_escaped_controls(text, out);
     out += '\n';
     sink_(out);
+}
+
+void append_escaped_controls(std::string_view text, std::string& out) {
+    // Paths, headers, bodies and upstream errors reach the log: a CR or LF
+    // in them (a "%0a" in the URL is enough) would forge a log line, and
+    // other control bytes can drive a terminal. Everything else is kept.
+    static constexpr char hex[] = "0123456789abcdef";
+    out.reserve(out.size() + text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) {
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else {
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        }
+    }
 }
 
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {

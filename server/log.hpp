@@ -28,6 +28,11 @@ private:
     log_sink sink_;
 };
 
+/// Appends `text` with control bytes (CR, LF, tab, the rest of C0, DEL)
+/// written as `\n`, `\r`, `\t`, `\xNN`: a log line stays one line whatever a
+/// client or an upstream put in it. logger::line applies it to every line.
+void append_escaped_controls(std::string_view text, std::string& out);
+
 /// Replaces every occurrence of each secret with `msgbridge::redact_key` of it.
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets);
 
