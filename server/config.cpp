@@ -7,7 +7,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -191,6 +193,69 @@ void parse_upstream_headers(const json_context& ctx, std::string_view key, eleme
             if (strcasecmp(existing.c_str(), name.c_str()) == 0) fail(ctx.where(field) + ": given twice");
         out.emplace_back(name, std::move(text));
     }
+}
+
+// The URL as it may be shown: user:password@ replaced, so a mistake in the
+// setting never prints a credential.
+std::string url_for_message(const std::string& url) {
+    const auto scheme_end = url.find("://");
+    const std::size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+    const std::size_t authority_end = std::min(url.find('/', authority_start), url.size());
+    const auto at = url.rfind('@', authority_end - 1);
+    if (at == std::string::npos || at < authority_start) return url;
+    return url.substr(0, authority_start) + "***@" + url.substr(at + 1);
+}
+
+// Checked at start, so that a typo never sends the keys somewhere else: a
+// port of 99999 would wrap to 34463 in the socket layer.
+void check_upstream_url(const std::string& url) {
+    const std::string setting = "UPSTREAM_URL/nvidia_url: '" + url_for_message(url) + "' ";
+    std::string_view rest = url;
+    if (rest.rfind("https://", 0) == 0) rest.remove_prefix(8);
+    else if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
+    else fail(setting + "is not an http:// or https:// URL");
+    for (const unsigned char c : url)
+        if (c <= 0x20 || c == 0x7f) fail(setting + "contains a space or a control character");
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string_view::npos)
+        fail(setting + "carries credentials (user:password@); they are not sent and would be logged: "
+                       "give the key as PROVIDER_API_KEY or nvidia_keys instead");
+    std::string_view host = authority;
+    std::string_view port;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) fail(setting + "has an unclosed IPv6 address");
+        port = host.substr(close + 1);
+        host = host.substr(0, close + 1);
+        if (!port.empty()) {
+            if (port.front() != ':') fail(setting + "has text after the IPv6 address");
+            port.remove_prefix(1);
+            if (port.empty()) fail(setting + "has an empty port");
+        }
+    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+        if (port.empty()) fail(setting + "has an empty port");
+    }
+    if (host.empty() || host == "[]") fail(setting + "has no host");
+    if (!port.empty()) {
+        unsigned long value = 0;
+        for (const char c : port) {
+            if (c < '0' || c > '9' || value > 65535) fail(setting + "has an invalid port (1-65535)");
+            value = value * 10 + static_cast<unsigned long>(c - '0');
+        }
+        if (value == 0 || value > 65535) fail(setting + "has an invalid port (1-65535)");
+    }
+}
+
+// A CA bundle that cannot be read would only show at the first request, as a
+// TLS failure with every key: say so at start instead.
+void check_ca_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("UPSTREAM_CA_FILE/ca_cert_file: cannot read '" + path + "': " + std::strerror(errno));
+    std::string head((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (head.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        fail("UPSTREAM_CA_FILE/ca_cert_file: '" + path + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
 }
 
 }  // namespace
@@ -381,8 +446,8 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("DEFAULT_MODEL")) cfg.request.default_model = trim(*v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
 
-    if (cfg.upstream_url.rfind("http://", 0) != 0 && cfg.upstream_url.rfind("https://", 0) != 0)
-        fail("UPSTREAM_URL/nvidia_url: '" + cfg.upstream_url + "' is not an http:// or https:// URL");
+    check_upstream_url(cfg.upstream_url);
+    if (!cfg.ca_cert_file.empty()) check_ca_file(cfg.ca_cert_file);
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
     auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);

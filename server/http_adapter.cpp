@@ -357,6 +357,13 @@ struct http_server::impl {
             return q;
         };
         server.set_tcp_nodelay(true);  // Nagle would hold a small SSE event back ~40 ms
+        // httplib's default options add SO_REUSEPORT, with which a second
+        // instance on the same address starts and silently takes half the
+        // connections. SO_REUSEADDR alone still allows a restart at once.
+        server.set_socket_options([](socket_t sock) {
+            int one = 1;
+            ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        });
         server.set_keep_alive_max_count(1000);
         server.set_keep_alive_timeout(static_cast<time_t>(cfg.keep_alive_timeout_seconds));
         server.set_read_timeout(static_cast<time_t>(cfg.client_read_timeout_seconds), 0);
@@ -441,7 +448,8 @@ int http_server::bind() {
         port = 0;
     }
     if (port == 0)
-        throw std::runtime_error("ADDR: cannot listen on " + cfg.addr + " (address in use, or not an address of this machine)");
+        throw std::runtime_error("ADDR: cannot listen on " + cfg.addr + ": " + std::strerror(errno) +
+                                 " (another process on that port, or not an address of this machine)");
     impl_->server.raise_backlog(listen_backlog);
     return port;
 }

@@ -132,8 +132,7 @@ int main(int argc, char** argv) {
     try {
         port = server.bind();
     } catch (const std::exception& e) {
-        std::cerr << "claude-nvidia-proxy: " << e.what() << "\n";
-        return 1;
+        return configuration_error(e.what());
     }
     log_startup(log, cfg, port);
 

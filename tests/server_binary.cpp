@@ -233,3 +233,30 @@ TEST_CASE("binary: warnings for no keys and for an open listener without SERVER_
     proxy.signal(SIGINT);
     CHECK(proxy.wait() == 0);
 }
+
+TEST_CASE("binary: a second instance on an address in use exits 2 with one line, and the first keeps the port",
+          "[server][binary]") {
+    child_process first({binary}, {"ADDR=127.0.0.1:0", "UPSTREAM_URL=http://127.0.0.1:9/v1/chat/completions"});
+    const int port = first.port();
+    REQUIRE(port > 0);
+    child_process second({binary}, {"ADDR=127.0.0.1:" + std::to_string(port),
+                                     "UPSTREAM_URL=http://127.0.0.1:9/v1/chat/completions"});
+    CHECK(second.wait() == 2);  // never "listening on": no SO_REUSEPORT sharing
+    const std::string text = second.output();
+    CHECK(text.find("listening on") == std::string::npos);
+    const auto error_at = text.find("claude-nvidia-proxy: configuration error: ADDR: cannot listen on 127.0.0.1:" +
+                                    std::to_string(port) + ": Address already in use");
+    REQUIRE(error_at != std::string::npos);
+    CHECK(text.find('\n', error_at) == text.size() - 1);  // one line, the last
+    first.signal(SIGTERM);
+    CHECK(first.wait() == 0);
+}
+
+TEST_CASE("binary: an upstream URL with credentials is refused without printing them", "[server][binary]") {
+    child_process bad({binary}, {"ADDR=127.0.0.1:0", "UPSTREAM_URL=https://user:hunter2-pass@example.invalid/v1/chat/completions"});
+    CHECK(bad.wait() == 2);
+    const std::string text = bad.output();
+    CHECK(text.find("credentials") != std::string::npos);
+    CHECK(text.find("hunter2") == std::string::npos);
+    CHECK(text.find("https://***@example.invalid/v1/chat/completions") != std::string::npos);
+}

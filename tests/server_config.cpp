@@ -244,3 +244,44 @@ TEST_CASE("config: a blank nvidia_url keeps the default URL, as in the Go origin
     proxy::apply_config_json(R"({"nvidia_url":"  http://127.0.0.1:8000/v1/chat/completions "})", "config.json", cfg);
     CHECK(cfg.upstream_url == "http://127.0.0.1:8000/v1/chat/completions");
 }
+
+TEST_CASE("config: the upstream URL and CA file are checked at start, never echoing credentials", "[server][config]") {
+    auto url_error = [](const std::string& url) {
+        return error_of([&] { (void)proxy::load_config(env_of({{"UPSTREAM_URL", url}})); });
+    };
+    SECTION("good URLs start") {
+        for (const char* url : {"https://integrate.api.nvidia.com/v1/chat/completions", "http://127.0.0.1:8000/v1/chat/completions",
+                                "http://[::1]:8080/v1/chat/completions", "http://localhost:65535/v1", "https://host"}) {
+            INFO(url);
+            CHECK(url_error(url).empty());
+        }
+    }
+    SECTION("a port out of range stops the start instead of wrapping (99999 would be 34463)") {
+        for (const char* url : {"http://127.0.0.1:99999/v1", "http://127.0.0.1:0/v1", "http://h:65536/v1", "http://h:8o/v1",
+                                "http://[::1]:70000/v1", "http://h:/v1", "http://[::1]:/v1"}) {
+            INFO(url);
+            const std::string message = url_error(url);
+            CHECK(message.find("UPSTREAM_URL/nvidia_url") != std::string::npos);
+            CHECK(message.find("port") != std::string::npos);
+        }
+    }
+    SECTION("credentials in the URL are refused and masked") {
+        const std::string message = url_error("https://user:s3cret-pw@api.example.com:443/v1/chat/completions");
+        CHECK(message.find("credentials") != std::string::npos);
+        CHECK(message.find("s3cret") == std::string::npos);
+        CHECK(message.find("https://***@api.example.com:443/v1/chat/completions") != std::string::npos);
+    }
+    SECTION("no host, spaces, unclosed IPv6") {
+        CHECK(url_error("http:///v1").find("no host") != std::string::npos);
+        CHECK(url_error("http://h/v1 x").find("space or a control character") != std::string::npos);
+        CHECK(url_error("http://[::1/v1").find("unclosed IPv6") != std::string::npos);
+    }
+    SECTION("a CA file that is missing or holds no certificate") {
+        auto message = error_of([] { (void)proxy::load_config(env_of({{"UPSTREAM_CA_FILE", "/nonexistent/ca.pem"}})); });
+        CHECK(message.find("UPSTREAM_CA_FILE") != std::string::npos);
+        CHECK(message.find("/nonexistent/ca.pem") != std::string::npos);
+        temp_file not_pem("just text");
+        message = error_of([&] { (void)proxy::load_config(env_of({{"UPSTREAM_CA_FILE", not_pem.path}})); });
+        CHECK(message.find("no PEM certificate") != std::string::npos);
+    }
+}
