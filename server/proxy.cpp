@@ -146,7 +146,7 @@ http_response service::handle(const http_request& request) {
 http_response service::dispatch(const http_request& request) {
     const route* found = find_route(request.path);
     if (found == nullptr) return no_route(request);
-    if (request.method != found->method) return method_not_allowed(request, *found);
+    if (!serves_method(*found, request.method)) return method_not_allowed(request, *found);
     if (found->needs_key && !authorized(request)) return unauthorized();
     switch (found->target) {
         case endpoint::messages: return messages(request);

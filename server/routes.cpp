@@ -23,8 +23,13 @@ std::string_view route_argument(const route& r, std::string_view path) {
     return r.prefix ? path.substr(r.path.size()) : std::string_view();
 }
 
+bool serves_method(const route& r, std::string_view method) {
+    // HEAD is GET without the body (RFC 9110): the adapter leaves the body out.
+    return method == r.method || (method == "HEAD" && r.method == "GET");
+}
+
 http_response method_not_allowed(const http_request& request, const route& r) {
-    const std::string allowed(r.method);
+    const std::string allowed = r.method == "GET" ? "GET, HEAD" : std::string(r.method);
     auto res = error_response(msgbridge::error{msgbridge::error_type::invalid_request_error, 405,
                                                "method " + request.method + " is not allowed on " + request.path +
                                                    " (use " + allowed + ")"});

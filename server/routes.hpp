@@ -42,6 +42,9 @@ std::string endpoint_name(const route& r);
 /// The argument a prefix route takes from `path` (`/v1/models/{id}`: the id).
 std::string_view route_argument(const route& r, std::string_view path);
 
+/// Whether `r` answers `method`; every GET route also answers HEAD.
+bool serves_method(const route& r, std::string_view method);
+
 /// 405 with `Allow`, for a known path asked with another method.
 http_response method_not_allowed(const http_request& request, const route& r);
 

@@ -163,6 +163,28 @@ TEST_CASE("routes: unknown paths are 404 and wrong methods 405, in Anthropic's s
     CHECK(wrong_post->status == 405);
 }
 
+TEST_CASE("routes: HEAD is answered on every GET route, without a body", "[server][routes]") {
+    auto up = ok_upstream();
+    mock::running_proxy proxy(mock::test_config(up.url()));
+    for (const char* path : {"/", "/health", "/v1/models"}) {
+        INFO(path);
+        auto get = proxy.client().Get(path);
+        auto head = proxy.client().Head(path);
+        REQUIRE(get);
+        REQUIRE(head);
+        CHECK(head->status == 200);
+        CHECK(head->body.empty());
+        CHECK(head->get_header_value("Content-Type") == get->get_header_value("Content-Type"));
+    }
+    auto head_messages = proxy.client().Head("/v1/messages");
+    REQUIRE(head_messages);
+    CHECK(head_messages->status == 405);
+    CHECK(head_messages->get_header_value("Allow") == "POST");
+    auto post_health = proxy.client().Post("/health", "{}", "application/json");
+    REQUIRE(post_health);
+    CHECK(post_health->get_header_value("Allow") == "GET, HEAD");
+}
+
 TEST_CASE("routes: the 404 answer names the routes GET / lists", "[server][routes]") {
     auto up = ok_upstream();
     mock::running_proxy proxy(mock::test_config(up.url()));
