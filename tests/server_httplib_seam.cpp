@@ -65,6 +65,16 @@ private:
     std::thread thread_;
 };
 
+// One request on our socket stream, answered by httplib's routing; then close.
+bool serve_one_request(seam_server& self, socket_t sock) {
+    proxy::socket_stream stream(sock);
+    stream.set_timeouts(5s, 5s);
+    bool closed = false;
+    stream.begin_response();
+    const bool ok = self.serve_request(stream, true, closed);
+    return stream.flush() && ok;
+}
+
 int connect_loopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
@@ -114,14 +124,7 @@ TEST_CASE("httplib seam: every accepted connection reaches serve_connection (pro
 
 TEST_CASE("httplib seam: serve_request reads one request from a Stream and answers it (process_request)",
           "[server][seam]") {
-    seam_server server([](seam_server& self, socket_t sock) {
-        proxy::socket_stream stream(sock);
-        stream.set_timeouts(5s, 5s);
-        bool closed = false;
-        stream.begin_response();
-        const bool ok = self.serve_request(stream, true, closed);
-        return stream.flush() && ok;
-    });
+    seam_server server(serve_one_request);
     server.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
         res.set_content(proxy::httplib_seam::take_body(req), "text/plain");
     });
@@ -152,14 +155,7 @@ TEST_CASE("httplib seam: listening_socket is the bound listener (svr_sock_)", "[
 TEST_CASE("httplib seam: forgetting the listener ends running chunked responses", "[server][seam]") {
     std::atomic<int> chunks{0};
     auto first_chunk_sent = std::make_shared<mock::gate>();
-    seam_server server([](seam_server& self, socket_t sock) {
-        proxy::socket_stream stream(sock);
-        stream.set_timeouts(5s, 5s);
-        bool closed = false;
-        stream.begin_response();
-        const bool ok = self.serve_request(stream, true, closed);
-        return stream.flush() && ok;
-    });
+    seam_server server(serve_one_request);
     server.Get("/stream", [&](const httplib::Request&, httplib::Response& res) {
         res.set_chunked_content_provider("text/plain", [&, first_chunk_sent](std::size_t, httplib::DataSink& sink) {
             const int n = ++chunks;
