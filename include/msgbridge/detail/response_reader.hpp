@@ -104,6 +104,15 @@ inline error_code optional_uint(od::value& value, std::uint64_t& out) {
     return simdjson::SUCCESS;
 }
 
+// The fields of an object, or nothing for null / a value of another type.
+template <class Visit>
+error_code optional_object(od::value& value, Visit&& visit) {
+    od::json_type type;
+    if (auto err = value.type().get(type)) return err;
+    if (type != od::json_type::object) return simdjson::SUCCESS;
+    return for_each_field(value, std::forward<Visit>(visit));
+}
+
 inline error_code read_usage(od::value& value, openai_usage& usage) {
     od::json_type type;
     if (auto err = value.type().get(type)) return err;
@@ -117,10 +126,7 @@ inline error_code read_usage(od::value& value, openai_usage& usage) {
         // DeepSeek's spelling:
         if (key == "prompt_cache_hit_tokens") return optional_uint(field_value, usage.cached_tokens);
         if (key == "prompt_tokens_details") {
-            od::json_type details_type;
-            if (auto type_err = field_value.type().get(details_type)) return type_err;
-            if (details_type != od::json_type::object) return simdjson::SUCCESS;
-            return for_each_field(field_value, [&](od::raw_json_string detail_key, od::value& detail) {
+            return optional_object(field_value, [&](od::raw_json_string detail_key, od::value& detail) {
                 if (detail_key == "cached_tokens") return optional_uint(detail, usage.cached_tokens);
                 return simdjson::SUCCESS;
             });
@@ -162,10 +168,7 @@ inline error_code read_tool_call(od::value& value, openai_tool_call& call) {
         }
         if (key == "id") return optional_string(field_value, call.id);
         if (key == "function") {
-            od::json_type type;
-            if (auto err = field_value.type().get(type)) return err;
-            if (type != od::json_type::object) return simdjson::SUCCESS;
-            return for_each_field(field_value, [&](od::raw_json_string inner_key, od::value& inner) {
+            return optional_object(field_value, [&](od::raw_json_string inner_key, od::value& inner) {
                 if (inner_key == "name") return optional_string(inner, call.name);
                 if (inner_key == "arguments") {
                     // Some servers send arguments as an object, not a string.
