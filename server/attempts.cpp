@@ -49,6 +49,10 @@ private:
     next_move after_no_answer(msgbridge::key_lease& lease, const std::string& key_id, const upstream_outcome& out);
     next_move retry_once();
     void give_up();
+    attempt_result finish();
+    void note_keyed_answer(int status);
+    void keep_refused_keys_in_service(int status);
+    msgbridge::error upstream_rejected_keys(const msgbridge::error& upstream) const;
 
     const upstream_target& target_;
     std::string_view request_id_;
@@ -61,6 +65,11 @@ private:
     std::optional<msgbridge::error> last_error_;
     std::string last_retry_after_;
     int last_status_ = 0;
+    // The status every keyed attempt answered with so far, 0 once they differ
+    // or one got no answer: all 401 or all 403 blames no single key.
+    std::optional<int> same_status_;
+    std::vector<std::string> rejected_ids_;  // keys answered 401, for the client's message
+    std::vector<std::string> quarantine_notes_;  // logged when the attempts end, unless the quarantine is lifted
     std::optional<std::chrono::milliseconds> pool_wait_;  // from the acquire that found every key tried
 };
 
@@ -82,17 +91,17 @@ attempt_result attempt_loop::run(const upstream_request& base) {
                                            : msgbridge::key_outcome::transient);
                 }
                 result_.committed = true;
-                return std::move(result_);
+                return finish();
             }
             move = answer.outcome.got_headers && answer.outcome.what == upstream_outcome::kind::completed
                        ? after_answer(lease, key_id, answer)
                        : after_no_answer(lease, key_id, answer.outcome);
         }
-        if (move == next_move::answer_now) return std::move(result_);
+        if (move == next_move::answer_now) return finish();
         if (move == next_move::give_up) break;
     }
     give_up();
-    return std::move(result_);
+    return finish();
 }
 
 // A key for the next attempt (none without keys); answer_now when the pool
@@ -156,9 +165,12 @@ attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, 
         std::string redacted(lease.redacted_id());
         auto reported = lease.report(msgbridge::outcome_for_status(answer.status), answer.retry_after);
         if (reported.newly_quarantined) {
-            target_.log.line(std::string(request_id_) + " key " + redacted + " quarantined: the upstream answered " +
-                             std::to_string(answer.status) + "; it is skipped until the quarantine ends");
+            quarantine_notes_.push_back(std::string(request_id_) + " key " + redacted +
+                                        " quarantined: the upstream answered " + std::to_string(answer.status) +
+                                        "; it is skipped for " + std::to_string(ceil_seconds(reported.cooldown)) + " s");
         }
+        if (answer.status == 401) rejected_ids_.push_back(std::move(redacted));
+        note_keyed_answer(answer.status);
     }
     last_retry_after_ = answer.retry_after;
     last_status_ = answer.status;
@@ -175,7 +187,10 @@ attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, 
 attempt_loop::next_move attempt_loop::after_no_answer(msgbridge::key_lease& lease, const std::string& key_id,
                                                       const upstream_outcome& out) {
     result_.attempts.push_back(key_id + ":" + std::string(outcome_name(out.what)));
-    if (lease) (void)lease.report(msgbridge::key_outcome::transient);
+    if (lease) {
+        (void)lease.report(msgbridge::key_outcome::transient);
+        note_keyed_answer(0);
+    }
     last_status_ = 0;
     const std::string upstream = "upstream " + target_.host;
     switch (out.what) {
@@ -218,6 +233,49 @@ void attempt_loop::give_up() {
             wait = msgbridge::parse_retry_after(last_retry_after_, std::chrono::system_clock::now());
         result_.retry_after = ceil_seconds(wait.value_or(std::chrono::seconds(1)));
     }
+}
+
+void attempt_loop::note_keyed_answer(int status) {
+    if (!same_status_) same_status_ = status;
+    else if (*same_status_ != status) same_status_ = 0;
+}
+
+// The attempts are over, answered or not: settle the keys' fate and make sure
+// the client is never told to log in again because the proxy's keys failed.
+attempt_result attempt_loop::finish() {
+    const int refused_alike = result_.committed ? 0 : same_status_.value_or(0);
+    if (refused_alike == 401 || refused_alike == 403) {
+        keep_refused_keys_in_service(refused_alike);
+    } else {
+        for (const std::string& note : quarantine_notes_) target_.log.line(note);
+    }
+    if (!result_.committed && result_.error.http_status == 401) result_.error = upstream_rejected_keys(result_.error);
+    return std::move(result_);
+}
+
+// Every key tried was refused with the same status: the account or this
+// request is refused (a WAF, a model the account may not use), not a key.
+// Quarantining them all would turn one refusal into an outage.
+void attempt_loop::keep_refused_keys_in_service(int status) {
+    target_.keys->lift_quarantine(tried_);
+    target_.log.line(std::string(request_id_) + " every key tried (" + std::to_string(tried_.size()) +
+                     ") was refused with " + std::to_string(status) +
+                     ": the upstream refuses the account or this request, not one key; the keys stay in service");
+}
+
+// A 401 is about the proxy's upstream credentials, never the client's: as
+// a 401 it would make Claude Code ask its user to log in again.
+msgbridge::error attempt_loop::upstream_rejected_keys(const msgbridge::error& upstream) const {
+    std::string message = "upstream " + target_.host;
+    if (rejected_ids_.empty()) {
+        message += " asks for an API key (401) and the proxy has none configured; set nvidia_keys or PROVIDER_API_KEYS";
+    } else {
+        message += " rejected " + std::to_string(rejected_ids_.size()) + " of the proxy's upstream keys (401):";
+        for (std::size_t i = 0; i < rejected_ids_.size(); ++i) message += (i == 0 ? " " : ", ") + rejected_ids_[i];
+        message += "; check nvidia_keys / PROVIDER_API_KEYS";
+    }
+    message += " (upstream said: " + upstream.message + ")";
+    return status_error(502, std::move(message));
 }
 
 }  // namespace

@@ -45,7 +45,9 @@ struct attempt_result {
 /// Tries keys until an answer commits or the rules say stop (docs/server.md):
 /// 429 and 401/403 move to the next key (at most five attempts in all), a
 /// connection failure or 5xx is retried once after a short pause, anything
-/// else is final. Nothing here has reached the client yet.
+/// else is final. Keys that all answered the same 401 or 403 stay in
+/// service, and an upstream 401 is answered as a 502: it is about the
+/// proxy's keys, not the client's. Nothing here has reached the client yet.
 attempt_result run_attempts(const upstream_target& target, std::string_view request_id, const upstream_request& base,
                             cancel_handle& cancel, const attempt_hooks& hooks);
 

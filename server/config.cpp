@@ -314,6 +314,9 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "keep_alive_timeout_seconds") cfg.keep_alive_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "client_read_timeout_seconds") cfg.client_read_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "max_upstream_response_bytes") cfg.max_upstream_response_bytes = get_unsigned(ctx, key, v, 1024, std::uint64_t{1} << 40);
+        else if (key == "max_retry_after_seconds") cfg.max_retry_after_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
+        else if (key == "auth_quarantine_base_seconds") cfg.auth_quarantine_base_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
+        else if (key == "auth_quarantine_max_seconds") cfg.auth_quarantine_max_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
         else if (key == "default_model") cfg.request.default_model = get_string(ctx, key, v);
@@ -442,6 +445,9 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("SHUTDOWN_GRACE_SECONDS")) cfg.shutdown_grace_seconds = static_cast<unsigned>(parse_unsigned("SHUTDOWN_GRACE_SECONDS", *v, 0, 3600));
     if (auto v = get("CLIENT_READ_TIMEOUT_SECONDS")) cfg.client_read_timeout_seconds = static_cast<unsigned>(parse_unsigned("CLIENT_READ_TIMEOUT_SECONDS", *v, 1, 3600));
     if (auto v = get("MAX_UPSTREAM_RESPONSE_BYTES")) cfg.max_upstream_response_bytes = parse_unsigned("MAX_UPSTREAM_RESPONSE_BYTES", *v, 1024, std::uint64_t{1} << 40);
+    if (auto v = get("MAX_RETRY_AFTER_SECONDS")) cfg.max_retry_after_seconds = static_cast<unsigned>(parse_unsigned("MAX_RETRY_AFTER_SECONDS", *v, 1, 86400));
+    if (auto v = get("AUTH_QUARANTINE_BASE_SECONDS")) cfg.auth_quarantine_base_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_BASE_SECONDS", *v, 1, 86400));
+    if (auto v = get("AUTH_QUARANTINE_MAX_SECONDS")) cfg.auth_quarantine_max_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_MAX_SECONDS", *v, 1, 86400));
     if (auto v = get("ANSWER_QUOTA_PROBE")) cfg.answer_quota_probe = parse_bool("ANSWER_QUOTA_PROBE", *v);
     if (auto v = get("DEFAULT_MODEL")) cfg.request.default_model = trim(*v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
@@ -523,6 +529,9 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   SHUTDOWN_GRACE_SECONDS          SIGINT/SIGTERM: time for running streams (default 30)
   CLIENT_READ_TIMEOUT_SECONDS     longest silence while reading a client's request (default 30)
   MAX_UPSTREAM_RESPONSE_BYTES     one upstream answer (stream or not) is cut above this (default 268435456)
+  MAX_RETRY_AFTER_SECONDS         longest key cooldown an upstream Retry-After can ask for (default 300)
+  AUTH_QUARANTINE_BASE_SECONDS    first quarantine of a key after 401/403, doubling per repeat (default 5)
+  AUTH_QUARANTINE_MAX_SECONDS     longest quarantine of a key after 401/403 (default 900)
   ANSWER_QUOTA_PROBE              answer Claude Code's max_tokens:1 probe locally (default true)
   DEFAULT_MODEL                   upstream model for claude-* names no model_map entry matches
   UPSTREAM_CA_FILE                extra CA bundle (PEM) for the upstream, default: system store

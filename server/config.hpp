@@ -73,6 +73,9 @@ struct config {
     unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
     unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request (slow clients are cut)
     std::size_t max_upstream_response_bytes = std::size_t{256} << 20;  ///< one upstream answer larger than this is cut
+    unsigned max_retry_after_seconds = 300;      ///< longest cooldown an upstream Retry-After can put on a key
+    unsigned auth_quarantine_base_seconds = 5;   ///< first quarantine of a key after 401/403; doubles per repeat
+    unsigned auth_quarantine_max_seconds = 900;  ///< longest quarantine of a key after 401/403
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
     /// config `upstream_headers`: sent on every upstream request after the

@@ -26,6 +26,9 @@ std::vector<std::string> secrets_of(const config& cfg) {
 msgbridge::key_pool_options key_options_of(const config& cfg) {
     msgbridge::key_pool_options options;
     options.strategy = cfg.key_rotation;
+    options.retry_after_cap = std::chrono::seconds(cfg.max_retry_after_seconds);
+    options.auth_quarantine_base = std::chrono::seconds(cfg.auth_quarantine_base_seconds);
+    options.auth_quarantine = std::chrono::seconds(cfg.auth_quarantine_max_seconds);
     return options;
 }
 

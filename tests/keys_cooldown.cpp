@@ -157,6 +157,7 @@ TEST_CASE("cooldown: when every key is cooling the pool says how long until the 
 TEST_CASE("quarantine: 401/403 quarantines the key and is announced once", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
+    options.auth_quarantine_base = 10min;
     options.auth_quarantine = 10min;
     key_pool pool(test_keys(2), options);
 
@@ -195,6 +196,48 @@ TEST_CASE("quarantine: 401/403 quarantines the key and is announced once", "[key
         CHECK(usable_now(pool, 0));
         CHECK(report_on(pool, 0, key_outcome::auth_failed).newly_quarantined);
     }
+}
+
+TEST_CASE("quarantine: backs off from seconds, doubling per 401/403 in a row, capped, reset on success", "[keys]") {
+    fake_clock clock;
+    auto options = fake_time_options(clock, rotation::round_robin);
+    options.auth_quarantine_base = 5s;
+    options.auth_quarantine = 30s;
+    key_pool pool(test_keys(2), options);
+
+    for (const auto expected : {5s, 10s, 20s, 30s, 30s}) {
+        const auto got = report_on(pool, 0, key_outcome::auth_failed);
+        CHECK(got.newly_quarantined);
+        CHECK(got.cooldown == expected);
+        clock.advance(expected - 1ms);
+        CHECK_FALSE(usable_now(pool, 0));
+        clock.advance(1ms);
+        CHECK(usable_now(pool, 0));
+    }
+    CHECK(report_on(pool, 0, key_outcome::success).recorded);
+    CHECK(report_on(pool, 0, key_outcome::auth_failed).cooldown == 5s);
+}
+
+TEST_CASE("quarantine: lift_quarantine puts keys back in service and restarts their backoff", "[keys]") {
+    fake_clock clock;
+    auto options = fake_time_options(clock, rotation::round_robin);
+    options.auth_quarantine_base = 5s;
+    key_pool pool(test_keys(3), options);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(report_on(pool, i, key_outcome::auth_failed).cooldown == 5s);
+        CHECK(report_on(pool, i, key_outcome::auth_failed).cooldown == 0ms);  // quarantined: not leased
+    }
+    CHECK(pool.acquire().status == acquire_status::quarantined);
+
+    key_set refused;
+    refused.insert(0);
+    refused.insert(2);
+    pool.lift_quarantine(refused);
+    CHECK(usable_now(pool, 0));
+    CHECK_FALSE(usable_now(pool, 1));
+    CHECK(usable_now(pool, 2));
+    CHECK_FALSE(pool.stats()[0].quarantined);
+    CHECK(report_on(pool, 0, key_outcome::auth_failed).cooldown == 5s);  // not 10 s: the streak was forgotten
 }
 
 TEST_CASE("pacing: each key stays within its requests per minute", "[keys]") {
@@ -261,6 +304,7 @@ TEST_CASE("pool: blank and duplicate keys are dropped by the pool itself", "[key
 TEST_CASE("pool: absurd option durations are clamped instead of overflowing the clock", "[keys]") {
     fake_clock clock;
     auto options = fake_time_options(clock, rotation::round_robin);
+    options.auth_quarantine_base = std::chrono::milliseconds::max();
     options.auth_quarantine = std::chrono::milliseconds::max();
     options.backoff_base = std::chrono::milliseconds::max();
     options.backoff_cap = std::chrono::milliseconds::max();

@@ -61,3 +61,43 @@ TEST_CASE("config: client_read_timeout_seconds and max_upstream_response_bytes",
         CHECK(help.find("MAX_UPSTREAM_RESPONSE_BYTES") != std::string::npos);
     }
 }
+
+TEST_CASE("config: max_retry_after_seconds and the auth quarantine's base and maximum", "[server][config][keys]") {
+    SECTION("defaults: Retry-After honoured up to 5 min, quarantine from 5 s up to 15 min") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""}}), "");
+        CHECK(cfg.max_retry_after_seconds == 300);
+        CHECK(cfg.auth_quarantine_base_seconds == 5);
+        CHECK(cfg.auth_quarantine_max_seconds == 900);
+    }
+    SECTION("config.json") {
+        proxy::config cfg;
+        proxy::apply_config_json(
+            R"({"max_retry_after_seconds":60,"auth_quarantine_base_seconds":2,"auth_quarantine_max_seconds":120})",
+            "t.json", cfg);
+        CHECK(cfg.max_retry_after_seconds == 60);
+        CHECK(cfg.auth_quarantine_base_seconds == 2);
+        CHECK(cfg.auth_quarantine_max_seconds == 120);
+    }
+    SECTION("the environment") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""},
+                                            {"MAX_RETRY_AFTER_SECONDS", "30"},
+                                            {"AUTH_QUARANTINE_BASE_SECONDS", "1"},
+                                            {"AUTH_QUARANTINE_MAX_SECONDS", "60"}}),
+                                      "");
+        CHECK(cfg.max_retry_after_seconds == 30);
+        CHECK(cfg.auth_quarantine_base_seconds == 1);
+        CHECK(cfg.auth_quarantine_max_seconds == 60);
+    }
+    SECTION("out of range: one line naming the setting") {
+        for (const char* name : {"MAX_RETRY_AFTER_SECONDS", "AUTH_QUARANTINE_BASE_SECONDS", "AUTH_QUARANTINE_MAX_SECONDS"}) {
+            auto zero = error_text([name] { (void)proxy::load_config(vars({{name, "0"}}), ""); });
+            CHECK(zero.find(name) != std::string::npos);
+        }
+    }
+    SECTION("--help lists all three") {
+        auto help = proxy::help_text();
+        CHECK(help.find("MAX_RETRY_AFTER_SECONDS") != std::string::npos);
+        CHECK(help.find("AUTH_QUARANTINE_BASE_SECONDS") != std::string::npos);
+        CHECK(help.find("AUTH_QUARANTINE_MAX_SECONDS") != std::string::npos);
+    }
+}

@@ -102,6 +102,92 @@ TEST_CASE("retries: 401/403 move to the next key", "[server][retries]") {
     CHECK(up.authorizations() == std::vector<std::string>{bearer(1), bearer(2), bearer(3)});
 }
 
+TEST_CASE("retries: every key refused with 403 passes the refusal on and keeps the keys in service",
+          "[server][retries][keys]") {
+    // A WAF, or a model the account may not use: no key is at fault.
+    mock::upstream up([](const mock::recorded&, std::size_t) {
+        return mock::json(403, R"({"error":{"message":"model not allowed for this account"}})");
+    });
+    mock::running_proxy proxy(mock::test_config(up.url(), {key(1), key(2)}));
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 403);
+    CHECK(error_type_of(res->body) == "permission_error");
+    CHECK(res->body.find("model not allowed for this account") != std::string::npos);
+    CHECK(up.requests().size() == 2);
+    CHECK(proxy.log_text().find("quarantined") == std::string::npos);
+
+    // The very next request goes upstream again instead of a 503 for every key being out of service.
+    auto again = proxy.client().Post("/v1/messages", mock::messages_body(true), "application/json");
+    REQUIRE(again);
+    CHECK(again->status == 403);
+    CHECK(up.requests().size() == 4);
+}
+
+TEST_CASE("retries: every key rejected with 401 is a 502 api_error naming the keys, never a 401",
+          "[server][retries][keys]") {
+    // A 401 would make Claude Code ask its user to log in again; the user's credentials are fine.
+    mock::upstream up([](const mock::recorded&, std::size_t) {
+        return mock::json(401, R"({"error":{"message":"invalid api key"}})");
+    });
+    SECTION("with keys") {
+        mock::running_proxy proxy(mock::test_config(up.url(), {key(1), key(2)}));
+        for (int request = 0; request < 2; ++request) {
+            auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+            REQUIRE(res);
+            CHECK(res->status == 502);
+            CHECK(error_type_of(res->body) == "api_error");
+            CHECK(res->body.find("rejected 2 of the proxy's upstream keys (401)") != std::string::npos);
+            CHECK(res->body.find(msgbridge::redact_key(key(1), 0)) != std::string::npos);
+            CHECK(res->body.find(key(1)) == std::string::npos);
+            CHECK(res->body.find("invalid api key") != std::string::npos);
+        }
+        CHECK(up.requests().size() == 4);  // the keys stay in service: each request asks again
+    }
+    SECTION("without keys: the upstream wants one") {
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 502);
+        CHECK(error_type_of(res->body) == "api_error");
+        CHECK(res->body.find("asks for an API key (401) and the proxy has none configured") != std::string::npos);
+    }
+}
+
+TEST_CASE("retries: a key rejected while another works is quarantined, for seconds at first",
+          "[server][retries][keys]") {
+    mock::upstream up([](const mock::recorded& r, std::size_t) {
+        if (r.authorization == bearer(1)) return mock::json(401, R"({"error":{"message":"revoked"}})");
+        return mock::json(200, mock::completion("fine"));
+    });
+    mock::running_proxy proxy(mock::test_config(up.url(), {key(1), key(2)}));
+    for (int request = 0; request < 3; ++request) {
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+    }
+    CHECK(up.authorizations() == std::vector<std::string>{bearer(1), bearer(2), bearer(2), bearer(2)});
+    CHECK(proxy.log_text().find(msgbridge::redact_key(key(1), 0) + " quarantined: the upstream answered 401; it is "
+                                                                   "skipped for 5 s") != std::string::npos);
+}
+
+TEST_CASE("retries: a Retry-After beyond max_retry_after_seconds is capped", "[server][retries][keys]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) {
+        return mock::json(429, R"({"error":{"message":"come back tomorrow"}})", {{"Retry-After", "86400"}});
+    });
+    auto cfg = mock::test_config(up.url(), {key(1)});
+    cfg.max_retry_after_seconds = 120;
+    mock::running_proxy proxy(std::move(cfg));
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 429);
+    REQUIRE(res->has_header("retry-after"));
+    CHECK(std::stol(res->get_header_value("retry-after")) == 120);
+    auto health = proxy.client().Get("/health");
+    REQUIRE(health);
+    CHECK(health->body.find(R"("cooling_for_ms":120000)") != std::string::npos);
+}
+
 TEST_CASE("retries: a 5xx is retried once after a short pause", "[server][retries]") {
     SECTION("and the retry succeeds") {
         mock::upstream up([](const mock::recorded&, std::size_t i) {

@@ -52,7 +52,11 @@ inline constexpr int default_max_attempts = 5;
 /// are clamped to [0, 366 days].
 struct key_pool_options {
     rotation strategy = rotation::round_robin;
-    /// How long a key that got 401/403 stays out of service.
+    /// Quarantine after a 401/403: base · 2^(n-1) for the n-th in a row on
+    /// that key (a success resets n), at most `auth_quarantine`. Short at
+    /// first because a 401/403 often says nothing about the key (a WAF, a
+    /// model the account may not use); see docs/keys.md#quarantine.
+    std::chrono::milliseconds auth_quarantine_base = std::chrono::seconds(5);
     std::chrono::milliseconds auth_quarantine = std::chrono::minutes(15);
     /// Cooldown after a 429 without a usable Retry-After: base · 2^(n-1) for
     /// the n-th 429 in a row on that key, at most `backoff_cap`.
@@ -89,7 +93,7 @@ private:
 enum class key_outcome {
     success,       ///< the key worked; resets its 429 backoff
     rate_limited,  ///< 429: the key cools down for Retry-After or its backoff
-    auth_failed,   ///< 401/403: the key is quarantined for `auth_quarantine`
+    auth_failed,   ///< 401/403: the key is quarantined, backing off from `auth_quarantine_base`
     transient,     ///< network error, 5xx, other 4xx: not the key's fault, no penalty
 };
 
@@ -202,6 +206,11 @@ public:
     /// `redact_key(key, index)` of the key at `index`; empty past the end.
     [[nodiscard]] std::string_view redacted_id(std::size_t index) const noexcept;
 
+    /// Puts `keys` back in service at once and forgets their 401/403 streak:
+    /// for when every key tried for a request was refused alike, which blames
+    /// the account or the request rather than any one key.
+    void lift_quarantine(const key_set& keys);
+
     /// A consistent snapshot of every key's counters.
     [[nodiscard]] std::vector<key_stats> stats() const;
 
@@ -213,6 +222,7 @@ private:
         std::uint32_t in_flight = 0;
         std::uint64_t requests = 0, successes = 0, rate_limited = 0, auth_failures = 0, transient_failures = 0;
         std::uint32_t consecutive_429 = 0;
+        std::uint32_t consecutive_auth_failures = 0;
         time_point cooling_until{};
         time_point quarantined_until{};
         std::deque<time_point> recent;  // the last requests_per_minute lease times, oldest first
@@ -228,7 +238,6 @@ private:
     time_point usable_at(const slot& s, time_point now) const;
     std::optional<std::size_t> pick(const key_set& tried, time_point now);
     std::uint64_t next_random() noexcept;
-    std::chrono::milliseconds backoff_for(std::uint32_t consecutive) const noexcept;
 
     report_result report(std::size_t index, key_outcome outcome, std::string_view retry_after);
     void release(std::size_t index) noexcept;

@@ -43,6 +43,20 @@ constexpr std::chrono::milliseconds ceil_ms(std::chrono::steady_clock::duration 
     return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
+// base · 2^(n-1) for the n-th failure in a row, at most `cap`; zero before the first.
+inline std::chrono::milliseconds doubling_backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                                  std::uint32_t consecutive) noexcept {
+    using ms = std::chrono::milliseconds;
+    if (consecutive == 0 || base.count() == 0) return ms(0);
+    ms delay = base;
+    for (std::uint32_t i = 1; i < consecutive && delay < cap; ++i) delay = delay > cap / 2 ? cap : delay * 2;
+    return std::min(delay, cap);
+}
+
+inline void count_up(std::uint32_t& streak) noexcept {
+    if (streak < std::numeric_limits<std::uint32_t>::max()) ++streak;
+}
+
 }  // namespace detail::key_policy
 
 // ---- key_set ----
@@ -125,6 +139,7 @@ inline key_pool::key_pool(std::vector<std::string> keys, key_pool_options option
     const auto clamp = [](std::chrono::milliseconds& d) {
         d = std::clamp(d, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24 * 366)));
     };
+    clamp(options_.auth_quarantine_base);
     clamp(options_.auth_quarantine);
     clamp(options_.backoff_base);
     clamp(options_.backoff_cap);
@@ -234,16 +249,6 @@ inline acquire_result key_pool::acquire(const key_set& tried) {
     return out;
 }
 
-inline std::chrono::milliseconds key_pool::backoff_for(std::uint32_t consecutive) const noexcept {
-    using ms = std::chrono::milliseconds;
-    if (consecutive == 0 || options_.backoff_base.count() == 0) return ms(0);
-    ms delay = options_.backoff_base;
-    for (std::uint32_t i = 1; i < consecutive && delay < options_.backoff_cap; ++i) {
-        delay = delay > options_.backoff_cap / 2 ? options_.backoff_cap : delay * 2;
-    }
-    return std::min(delay, options_.backoff_cap);
-}
-
 inline report_result key_pool::report(std::size_t index, key_outcome outcome, std::string_view retry_after) {
     // Read the wall clock before locking: only HTTP-date Retry-After needs it.
     std::optional<std::chrono::milliseconds> asked;
@@ -262,21 +267,26 @@ inline report_result key_pool::report(std::size_t index, key_outcome outcome, st
         case key_outcome::success:
             ++s.successes;
             s.consecutive_429 = 0;
+            s.consecutive_auth_failures = 0;
             break;
         case key_outcome::rate_limited: {
             ++s.rate_limited;
-            if (s.consecutive_429 < std::numeric_limits<std::uint32_t>::max()) ++s.consecutive_429;
+            detail::key_policy::count_up(s.consecutive_429);
             s.last_error_at = wall;
-            out.cooldown = asked ? std::min(*asked, options_.retry_after_cap) : backoff_for(s.consecutive_429);
+            out.cooldown = asked ? std::min(*asked, options_.retry_after_cap)
+                                 : detail::key_policy::doubling_backoff(options_.backoff_base, options_.backoff_cap,
+                                                                        s.consecutive_429);
             s.cooling_until = std::max(s.cooling_until, t + out.cooldown);
             break;
         }
         case key_outcome::auth_failed:
             ++s.auth_failures;
+            detail::key_policy::count_up(s.consecutive_auth_failures);
             s.last_error_at = wall;
             out.newly_quarantined = s.quarantined_until <= t;
-            out.cooldown = options_.auth_quarantine;
-            s.quarantined_until = std::max(s.quarantined_until, t + options_.auth_quarantine);
+            out.cooldown = detail::key_policy::doubling_backoff(options_.auth_quarantine_base, options_.auth_quarantine,
+                                                                s.consecutive_auth_failures);
+            s.quarantined_until = std::max(s.quarantined_until, t + out.cooldown);
             break;
         case key_outcome::transient:
             ++s.transient_failures;
@@ -290,6 +300,15 @@ inline void key_pool::release(std::size_t index) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     MSGBRIDGE_ASSERT(slots_[index].in_flight > 0);
     --slots_[index].in_flight;
+}
+
+inline void key_pool::lift_quarantine(const key_set& keys) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (!keys.contains(i)) continue;
+        slots_[i].quarantined_until = time_point{};
+        slots_[i].consecutive_auth_failures = 0;
+    }
 }
 
 inline std::vector<key_stats> key_pool::stats() const {
