@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,8 +84,11 @@ inline std::string take_body(const httplib::Request& req) {
 /// a cancel either is seen here or finds the socket open for stop(). The
 /// socket is swapped for /dev/null: connect() fails and httplib still closes
 /// the descriptor it owns. clear_connect_guard() removes the hook.
-inline void guard_connect(httplib::Client& client, std::function<bool()> cancelled) {
-    client.set_socket_options([cancelled = std::move(cancelled)](socket_t sock) {
+/// A template, not std::function: the hook is set on every upstream request,
+/// and a std::function inside httplib's std::function would allocate each time.
+template <class Cancelled>
+void guard_connect(httplib::Client& client, Cancelled cancelled) {
+    client.set_socket_options([cancelled](socket_t sock) {
         if (!cancelled()) return;
         int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0) return;
