@@ -71,7 +71,8 @@ struct config {
     unsigned stream_commit_after_seconds = 5;    ///< a stream whose upstream has not answered starts anyway (0: waits)
     unsigned shutdown_grace_seconds = 30;        ///< SIGTERM: time given to running streams
     unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
-    unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request (slow clients are cut)
+    unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request body (slow clients are cut)
+    unsigned client_header_timeout_seconds = 10; ///< a request head must arrive whole within this (slowloris)
     std::size_t max_upstream_response_bytes = std::size_t{256} << 20;  ///< one upstream answer larger than this is cut
     unsigned max_retry_after_seconds = 300;      ///< longest cooldown an upstream Retry-After can put on a key
     unsigned auth_quarantine_base_seconds = 5;   ///< first quarantine of a key after 401/403; doubles per repeat

@@ -1,154 +1,24 @@
 // SPDX-License-Identifier: MIT
 #include "http_adapter.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
-#include <unordered_map>
 
+#include "connection_watcher.hpp"
+#include "http_framing.hpp"
 #include "httplib_seam.hpp"
+#include "routes.hpp"
 #include "socket_stream.hpp"
 #include "worker_pool.hpp"
 
 namespace proxy {
 namespace {
 
-// ---- knowing when a client hangs up ----
-
-// One connection's hang-up state, shared between its connection thread (the
-// handler registers a callback) and the watcher thread (which fires it).
-class connection_link final : public client_link {
-public:
-    void on_hangup(std::function<void()> on_gone) override {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (gone_) {
-            lock.unlock();
-            on_gone();
-            return;
-        }
-        on_gone_ = std::move(on_gone);
-    }
-    void clear_hangup() override {
-        // Taking the lock waits for a callback that is running right now.
-        std::lock_guard<std::mutex> lock(mutex_);
-        on_gone_ = nullptr;
-    }
-    void hung_up() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (gone_) return;
-        gone_ = true;
-        if (on_gone_) {
-            auto fire = std::move(on_gone_);
-            on_gone_ = nullptr;
-            fire();  // under the lock, so clear_hangup() cannot return while it runs
-        }
-    }
-
-private:
-    std::mutex mutex_;
-    std::function<void()> on_gone_;
-    bool gone_ = false;
-};
-
-// One epoll thread watches every client socket for the peer's close
-// (EPOLLRDHUP), so a handler blocked on the upstream learns of it at once.
-// cpp-httplib 0.11.4 notices a departed client only when it next writes, and
-// a non-streaming request writes nothing until the upstream has answered.
-// Registering is edge-triggered and once per connection, not per request.
-class hangup_watcher {
-public:
-    hangup_watcher() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-        if (epoll_ < 0 || wake_ < 0) throw std::runtime_error("cannot create the client hang-up watcher: " + std::string(std::strerror(errno)));
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = 0;
-        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~hangup_watcher() {
-        stopping_ = true;
-        std::uint64_t one = 1;
-        (void)!::write(wake_, &one, sizeof one);
-        thread_.join();
-        ::close(wake_);
-        ::close(epoll_);
-    }
-    hangup_watcher(const hangup_watcher&) = delete;
-    hangup_watcher& operator=(const hangup_watcher&) = delete;
-
-    struct registration {
-        std::uint64_t id = 0;
-        std::shared_ptr<connection_link> link;
-    };
-
-    registration attach(int fd) {
-        registration r{0, std::make_shared<connection_link>()};
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            r.id = ++next_id_;
-            links_.emplace(r.id, r.link);
-        }
-        epoll_event ev{};
-        ev.events = EPOLLRDHUP | EPOLLET;  // EPOLLHUP and EPOLLERR come regardless
-        ev.data.u64 = r.id;
-        if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            // Without a watch the connection still works; it just learns late.
-            std::lock_guard<std::mutex> lock(mutex_);
-            links_.erase(r.id);
-            r.id = 0;
-        }
-        return r;
-    }
-
-    // Before the socket is closed, so a reused descriptor is never mistaken for it.
-    void detach(const registration& r, int fd) {
-        if (r.id == 0) return;
-        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
-        std::lock_guard<std::mutex> lock(mutex_);
-        links_.erase(r.id);
-    }
-
-private:
-    void run() {
-        epoll_event events[64];
-        while (!stopping_) {
-            int n = ::epoll_wait(epoll_, events, 64, -1);
-            for (int i = 0; i < n; ++i) {
-                // A copy: epoll_event is packed on x86-64, so its u64 may not be
-                // aligned for the reference find() would bind to it.
-                const std::uint64_t id = events[i].data.u64;
-                if (id == 0) continue;  // the wake-up: stopping_ is checked above
-                std::shared_ptr<connection_link> link;
-                {
-                    std::lock_guard<std::mutex> lock(mutex_);
-                    auto it = links_.find(id);
-                    if (it != links_.end()) link = it->second;
-                }
-                if (link) link->hung_up();
-            }
-        }
-    }
-
-    int epoll_;
-    int wake_;
-    std::atomic<bool> stopping_{false};
-    std::mutex mutex_;
-    std::unordered_map<std::uint64_t, std::shared_ptr<connection_link>> links_;
-    std::uint64_t next_id_ = 0;
-    std::thread thread_;
-};
-
-// ---- one client connection ----
+// ---- one client connection on a worker ----
 
 // What the handlers need of the connection this thread serves. They run on
 // the connection's thread, below process_request(), which has no room to pass it.
@@ -160,56 +30,27 @@ struct connection_state {
 };
 thread_local connection_state* current_connection = nullptr;
 
-// ---- connections beyond the cap ----
-
-// A connection beyond MAX_CONNECTIONS runs on the small overflow crew with
-// this flag set, and gets a 529 instead of waiting behind busy workers.
-thread_local bool refusing_connection = false;
-
-constexpr std::size_t overflow_threads = 16;
 // cpp-httplib 0.11.4 listens with a backlog of 5 (a macro baked into the .so).
 constexpr int listen_backlog = 1024;
 
-class connection_queue final : public httplib::TaskQueue {
+// httplib's accept loop hands each connection to its task queue. This one
+// runs the hand-over on the accept thread itself: serve_connection() only
+// registers the socket with the watcher, so accepting never waits.
+class inline_queue final : public httplib::TaskQueue {
 public:
-    connection_queue(std::size_t max_connections, std::atomic<std::size_t>& refused)
-        : main_(max_connections), overflow_(overflow_threads), refused_(refused) {}
-
-    void enqueue(std::function<void()> fn) override {
-        if (main_.try_run(fn)) return;
-        ++refused_;
-        std::function<void()> refuse = [fn] {
-            refusing_connection = true;
-            fn();
-            refusing_connection = false;
-        };
-        if (overflow_.try_run(refuse)) return;
-        // Even the overflow crew is busy: answer on the accept thread. The
-        // refusal is written before the request body is read, so this is short.
-        refuse();
-    }
-
-    void shutdown() override {
-        main_.shutdown();
-        overflow_.shutdown();
-    }
-
-    std::size_t active() const { return main_.active(); }
+    explicit inline_queue(std::function<void()> on_shutdown) : on_shutdown_(std::move(on_shutdown)) {}
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override { on_shutdown_(); }
 
 private:
-    worker_pool main_;
-    worker_pool overflow_;
-    std::atomic<std::size_t>& refused_;
+    std::function<void()> on_shutdown_;
 };
 
-// httplib::Server with our own per-connection loop and a listener we can
+// httplib::Server whose connections go to the watcher, and a listener we can
 // stop in two steps (both through the seam).
 class tuned_server final : public httplib_seam::server {
 public:
-    tuned_server() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-        if (wake_ < 0) throw std::runtime_error("cannot create an eventfd: " + std::string(std::strerror(errno)));
-    }
-    ~tuned_server() override { ::close(wake_); }
+    explicit tuned_server(std::function<void(int)> on_accept) : on_accept_(std::move(on_accept)) {}
 
     // 0.11.4 has no setter for the backlog, but listen() on a listening socket updates it.
     void raise_backlog(int backlog) {
@@ -221,59 +62,33 @@ public:
     // it is lost if called before listen_after_bind() has started, and it
     // cuts every chunked response at once (0.11.4's chunked writer stops as
     // soon as the listening socket is invalid), which would break running
-    // streams instead of letting them finish. Idle keep-alive connections
-    // close now; a request in progress finishes (with Connection: close).
+    // streams instead of letting them finish.
     void stop_accepting() {
-        draining_ = true;
-        wake_idle_connections();
         auto sock = listening_socket();
         if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);
     }
     // Marks the listener gone, which cuts chunked responses still running.
     // Call after stop_accepting(); the socket itself was closed by httplib
     // when accept() failed.
-    void close_connections() {
-        draining_ = true;
-        forget_listening_socket();
-        wake_idle_connections();
+    void close_connections() { forget_listening_socket(); }
+    bool listener_gone() const { return listening_socket() == INVALID_SOCKET; }
+
+    // One request from `stream`, routed and answered.
+    bool serve(httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+        return serve_request(stream, close_connection, connection_closed);
     }
+    using httplib_seam::server::keep_alive_max_count;
+    using httplib_seam::server::read_timeout;
+    using httplib_seam::server::write_timeout;
 
 private:
-    void wake_idle_connections() {
-        std::uint64_t one = 1;  // never read back: the eventfd stays readable, every idle poll wakes
-        (void)!::write(wake_, &one, sizeof one);
-    }
-
-    // The keep-alive loop of 0.11.4's process_server_socket, minus its 10 ms
-    // polling while idle: a stop wakes idle connections through wake_.
     bool serve_connection(socket_t sock) override {
-        auto watch = watcher_.attach(sock);
-        connection_state state{watch.link};
-        current_connection = &state;
-        socket_stream stream(sock);
-        stream.set_timeouts(read_timeout(), write_timeout());
-        int one = 1;
-        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Nagle would hold an SSE event ~40 ms
-        bool ok = false;
-        for (std::size_t left = keep_alive_max_count(); left > 0; --left) {
-            if (listening_socket() == INVALID_SOCKET) break;
-            if (!stream.wait_for_request(keep_alive_timeout(), wake_)) break;
-            bool connection_closed = false;
-            stream.begin_response();
-            ok = serve_request(stream, left == 1 || draining_, connection_closed);
-            ok = stream.flush() && ok;
-            if (!ok || connection_closed || draining_ || state.close_after_response) break;
-        }
-        current_connection = nullptr;
-        watcher_.detach(watch, sock);
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
-        return ok;
+        set_socket_timeouts(sock, read_timeout(), write_timeout());
+        on_accept_(sock);
+        return true;
     }
 
-    int wake_;
-    std::atomic<bool> draining_{false};
-    hangup_watcher watcher_;
+    std::function<void(int)> on_accept_;
 };
 
 http_request to_plain(const httplib::Request& req, const httplib::Response& res) {
@@ -291,7 +106,9 @@ http_request to_plain(const httplib::Request& req, const httplib::Response& res)
     return out;
 }
 
-void apply(http_response&& answer, httplib::Response& res) {
+// `close_delimited`: an HTTP/1.0 client, which knows no chunked encoding:
+// the stream's end is the connection's end.
+void apply(http_response&& answer, httplib::Response& res, bool close_delimited) {
     res.status = answer.status;
     for (auto& h : answer.headers) res.set_header(h.first, h.second);
     if (!answer.stream) {
@@ -304,26 +121,29 @@ void apply(http_response&& answer, httplib::Response& res) {
     // upstream produced something (or a ping is due) and writes once per
     // wake-up: 0.11.4 spins if a provider returns true without writing, and
     // each sink.write is a syscall.
-    res.set_chunked_content_provider(
-        answer.content_type,
-        [stream, buffer](std::size_t, httplib::DataSink& sink) {
-            for (;;) {
-                buffer->clear();
-                bool more = stream->next(*buffer);
-                if (!buffer->empty()) {
-                    if (!sink.is_writable() || !sink.write(buffer->data(), buffer->size())) {
-                        stream->cancel();  // the client has gone: stop spending upstream quota
-                        return false;
-                    }
+    auto provide = [stream, buffer](std::size_t, httplib::DataSink& sink) {
+        for (;;) {
+            buffer->clear();
+            bool more = stream->next(*buffer);
+            if (!buffer->empty()) {
+                if (!sink.is_writable() || !sink.write(buffer->data(), buffer->size())) {
+                    stream->cancel();  // the client has gone: stop spending upstream quota
+                    return false;
                 }
-                if (!more) {
-                    sink.done();
-                    return true;
-                }
-                if (!buffer->empty()) return true;
             }
-        },
-        [stream](bool) mutable { stream->cancel(); });
+            if (!more) {
+                sink.done();
+                return true;
+            }
+            if (!buffer->empty()) return true;
+        }
+    };
+    auto release = [stream](bool) mutable { stream->cancel(); };
+    if (close_delimited) {
+        res.set_content_provider(answer.content_type, std::move(provide), std::move(release));
+    } else {
+        res.set_chunked_content_provider(answer.content_type, std::move(provide), std::move(release));
+    }
 }
 
 std::string default_message(int status, const config& cfg) {
@@ -339,22 +159,231 @@ std::string default_message(int status, const config& cfg) {
     }
 }
 
+// A whole response written by the proxy itself, outside httplib: the
+// answers given before a request's body is read, always ending the connection.
+std::string answer_bytes(const http_response& res, const std::string& request_id, bool head_only) {
+    std::string out;
+    out.reserve(256 + res.body.size());
+    out.append("HTTP/1.1 ").append(std::to_string(res.status)).append(" ").append(reason_phrase(res.status));
+    out.append("\r\nContent-Type: ").append(res.content_type);
+    out.append("\r\nContent-Length: ").append(std::to_string(res.body.size()));
+    out.append("\r\nrequest-id: ").append(request_id);
+    for (const auto& [name, value] : res.headers) out.append("\r\n").append(name).append(": ").append(value);
+    out.append("\r\nConnection: close\r\n\r\n");
+    if (!head_only) out.append(res.body);
+    return out;
+}
+
 }  // namespace
 
 struct http_server::impl {
-    impl(const config& c, service& s) : cfg(c), svc(s) {}
+    impl(const config& c, service& s)
+        : cfg(c),
+          svc(s),
+          server([this](int fd) { watcher.add(fd); }),
+          workers(cfg.max_connections),
+          watcher(watcher_limits(c),
+                  [this](std::unique_ptr<client_connection>& conn, std::size_t head_size) {
+                      return on_head(conn, head_size);
+                  },
+                  [this](const client_connection&, int status) { return refusal(status); }) {}
+
+    // Workers first: they hand connections back to the watcher as they finish.
+    ~impl() {
+        watcher.close_waiting();
+        workers.shutdown();
+    }
 
     const config& cfg;
     service& svc;
     tuned_server server;
-    std::atomic<std::size_t> refused{0};
-    std::atomic<connection_queue*> queue{nullptr};
+    std::atomic<bool> draining{false};
+    worker_pool workers;        // one thread per connection being served, up to MAX_CONNECTIONS
+    connection_watcher watcher;  // last: its thread stops first
+
+    static connection_watcher::limits watcher_limits(const config& c) {
+        connection_watcher::limits lim;
+        lim.head_timeout = std::chrono::seconds(c.client_header_timeout_seconds);
+        lim.keep_alive_timeout = std::chrono::seconds(c.keep_alive_timeout_seconds);
+        return lim;
+    }
+
+    // What a request head leads to, decided before its body is read.
+    struct screening {
+        bool serve = false;
+        request_head head;
+        std::string answer;  ///< when not served: the whole response to send before closing
+    };
+
+    std::string refuse(int status, const std::string& message, std::string_view method, std::string_view path,
+                       header_list extra_headers = {}) {
+        auto res = error_response(msgbridge::error{msgbridge::error_type_for_status(status), status, message});
+        res.headers = std::move(extra_headers);
+        std::string id = make_request_id();
+        svc.log().line(id + " " + std::string(method.empty() ? "-" : method) + " " +
+                       std::string(path.empty() ? "-" : path) + " status=" + std::to_string(status) +
+                       " error=" + res.body);
+        return answer_bytes(res, id, method == "HEAD");
+    }
+
+    std::string refusal(int status) {
+        switch (status) {
+            case 408:
+                return refuse(408, "the request head did not arrive within " +
+                                       std::to_string(cfg.client_header_timeout_seconds) +
+                                       " s (CLIENT_HEADER_TIMEOUT_SECONDS)", {}, {});
+            case 431: return refuse(431, "the request head is larger than the limit of 64 KiB (or a line of 8 KiB)", {}, {});
+            default: return overloaded("memory for waiting request heads is exhausted");
+        }
+    }
+
+    std::string overloaded(const std::string& why) {
+        return refuse(529, "the proxy is overloaded (" + why + "); retry shortly", {}, {}, {{"retry-after", "1"}});
+    }
+
+    std::string body_limit_message(std::optional<std::uint64_t> size = std::nullopt) const {
+        return "the request body" + (size ? " of " + std::to_string(*size) + " bytes" : std::string()) +
+               " is larger than the limit of " + std::to_string(cfg.max_body_bytes) + " bytes (MAX_BODY_BYTES)";
+    }
+
+    screening screen(std::string_view head_text) {
+        screening out;
+        head_limits limits;
+        if (auto err = parse_request_head(head_text, limits, out.head)) {
+            out.answer = refuse(err->status, err->message, out.head.method, out.head.path());
+            return out;
+        }
+        const request_head& head = out.head;
+        if (head.content_length && *head.content_length > cfg.max_body_bytes) {
+            out.answer = refuse(413, body_limit_message(*head.content_length), head.method, head.path());
+            return out;
+        }
+        http_request probe;
+        probe.method = std::string(head.method);
+        probe.path = std::string(head.path());
+        for (const auto& [name, value] : head.headers) probe.headers.emplace_back(name, value);
+        if (!svc.admits(probe)) {
+            auto res = unauthorized();
+            std::string id = make_request_id();
+            svc.log().line(id + " " + probe.method + " " + probe.path + " status=401 error=" + res.body);
+            out.answer = answer_bytes(res, id, head.method == "HEAD");
+            return out;
+        }
+        out.serve = true;
+        return out;
+    }
+
+    // On the watcher thread: a connection whose head is here whole.
+    connection_verdict on_head(std::unique_ptr<client_connection>& conn, std::size_t head_size) {
+        screening s = screen(conn->received.view().substr(0, head_size));
+        if (!s.serve) return {false, std::move(s.answer)};
+        client_connection* raw = conn.release();
+        if (workers.try_run([this, raw, head = std::move(s.head), head_size]() mutable {
+                serve(std::unique_ptr<client_connection>(raw), std::move(head), head_size);
+            }))
+            return {true, {}};
+        conn.reset(raw);
+        return {false, answer_when_full(s.head)};
+    }
+
+    // Every worker is busy: /health still answers (here, on the watcher
+    // thread: it needs neither the body nor the upstream); the rest get 529.
+    std::string answer_when_full(const request_head& head) {
+        if (head.path() == "/health" && (head.method == "GET" || head.method == "HEAD")) {
+            http_request request;
+            request.id = make_request_id();
+            request.method = std::string(head.method);
+            request.path = "/health";
+            for (const auto& [name, value] : head.headers) request.headers.emplace_back(name, value);
+            return answer_bytes(svc.handle(request), request.id, head.method == "HEAD");
+        }
+        svc.log().line("refused: " + std::to_string(cfg.max_connections) +
+                       " connections already being served (MAX_CONNECTIONS)");
+        return refuse(529, "the proxy is serving its maximum of " + std::to_string(cfg.max_connections) +
+                               " connections (MAX_CONNECTIONS); retry shortly",
+                      head.method, head.path(), {{"retry-after", "1"}});
+    }
+
+    // On a worker: serves the connection's requests while they arrive back
+    // to back, then returns it to the watcher.
+    void serve(std::unique_ptr<client_connection> conn, request_head head, std::size_t head_size) {
+        connection_state state{conn->link};
+        current_connection = &state;
+        socket_stream stream(conn->fd, conn->received);
+        enum class ending { wait_for_next, close, close_after_refusal } end = ending::close;
+        for (;;) {
+            if (head.chunked && !dechunk(*conn, stream, head, head_size)) {
+                end = ending::close_after_refusal;
+                break;
+            }
+            const bool last = ++conn->requests_served >= server.keep_alive_max_count() || draining;
+            bool connection_closed = false;
+            stream.begin_response();
+            bool ok = server.serve(stream, last || !head.keep_alive, connection_closed);
+            ok = stream.flush() && ok;
+            if (state.close_after_response) end = ending::close_after_refusal;
+            if (!ok || connection_closed || last || !head.keep_alive || state.close_after_response ||
+                server.listener_gone())
+                break;
+            // A pipelined request already here is served on this thread.
+            head_scanner scanner;
+            if (scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete) {
+                end = ending::wait_for_next;
+                break;
+            }
+            head_size = scanner.head_size();
+            screening next = screen(conn->received.view().substr(0, head_size));
+            if (!next.serve) {
+                send_answer(stream, next.answer);
+                end = ending::close_after_refusal;
+                break;
+            }
+            head = std::move(next.head);
+        }
+        current_connection = nullptr;
+        switch (end) {
+            case ending::wait_for_next: watcher.resume(std::move(conn)); break;
+            case ending::close: watcher.release(std::move(conn)); break;
+            case ending::close_after_refusal: watcher.linger(std::move(conn)); break;
+        }
+    }
+
+    static bool send_answer(socket_stream& stream, std::string_view answer) {
+        stream.begin_response();
+        return stream.write(answer.data(), answer.size()) >= 0 && stream.flush();
+    }
+
+    // Reads a chunked body whole (within MAX_BODY_BYTES, refusing as soon as
+    // it passes) and puts the request back in the buffer with a
+    // Content-Length, which is all httplib then reads. False: answered, close.
+    bool dechunk(client_connection& conn, socket_stream& stream, const request_head& head, std::size_t head_size) {
+        if (head.expect_continue && !send_answer(stream, "HTTP/1.1 100 Continue\r\n\r\n")) return false;
+        std::string rebuilt = head_without_framing(head);  // views into the buffer die as it refills
+        const std::string method(head.method), path(head.path());
+        conn.received.consume(head_size);
+        chunked_decoder decoder(cfg.max_body_bytes);
+        std::string body;
+        for (;;) {
+            conn.received.consume(decoder.feed(conn.received.view(), body));
+            if (decoder.done()) break;
+            if (decoder.failed()) {
+                const auto& err = *decoder.error();
+                send_answer(stream, refuse(err.status, err.status == 413 ? body_limit_message() : err.message, method, path));
+                return false;
+            }
+            if (stream.fill() <= 0) return false;  // the client left, or went silent past the read timeout
+        }
+        rebuilt.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body).append(conn.received.view());
+        conn.received.assign(rebuilt);
+        return true;
+    }
 
     void install() {
         server.new_task_queue = [this] {
-            auto* q = new connection_queue(cfg.max_connections, refused);
-            queue = q;
-            return q;
+            return new inline_queue([this] {
+                watcher.close_waiting();
+                workers.shutdown();
+            });
         };
         server.set_tcp_nodelay(true);  // Nagle would hold a small SSE event back ~40 ms
         // httplib's default options add SO_REUSEPORT, with which a second
@@ -365,29 +394,17 @@ struct http_server::impl {
             ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         });
         server.set_keep_alive_max_count(1000);
-        server.set_keep_alive_timeout(static_cast<time_t>(cfg.keep_alive_timeout_seconds));
         server.set_read_timeout(static_cast<time_t>(cfg.client_read_timeout_seconds), 0);
         server.set_write_timeout(60, 0);
         server.set_payload_max_length(cfg.max_body_bytes);
 
-        server.set_pre_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+        server.set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
             res.set_header("request-id", make_request_id());
-            if (!refusing_connection) return httplib::Server::HandlerResponse::Unhandled;
-            auto err = msgbridge::make_error(
-                msgbridge::error_type::overloaded_error,
-                "the proxy is serving its maximum of " + std::to_string(cfg.max_connections) +
-                    " connections (MAX_CONNECTIONS); retry shortly");
-            res.status = err.http_status;
-            svc.log().line(res.get_header_value("request-id") + " refused: " + std::to_string(cfg.max_connections) +
-                           " connections already open (MAX_CONNECTIONS)");
-            res.set_header("Connection", "close");
-            res.set_header("retry-after", "1");
-            res.set_content(msgbridge::to_json(err), "application/json");
-            return httplib::Server::HandlerResponse::Handled;
+            return httplib::Server::HandlerResponse::Unhandled;
         });
 
         auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
-            apply(svc.handle(to_plain(req, res)), res);
+            apply(svc.handle(to_plain(req, res)), res, req.version == "HTTP/1.0");
         };
         server.Get(".*", dispatch);
         server.Post(".*", dispatch);
@@ -454,12 +471,13 @@ int http_server::bind() {
     return port;
 }
 
-void http_server::run() {
-    impl_->server.listen_after_bind();
-    impl_->queue = nullptr;  // httplib deleted it once every connection finished
-}
+void http_server::run() { impl_->server.listen_after_bind(); }
 
-void http_server::stop_accepting() { impl_->server.stop_accepting(); }
+void http_server::stop_accepting() {
+    impl_->draining = true;  // requests running now are the connections' last
+    impl_->watcher.close_waiting();
+    impl_->server.stop_accepting();
+}
 
 void http_server::close_connections() { impl_->server.close_connections(); }
 
@@ -468,9 +486,6 @@ void http_server::stop() {
     close_connections();
 }
 
-std::size_t http_server::active_connections() const {
-    auto* q = impl_->queue.load();
-    return q ? q->active() : 0;
-}
+std::size_t http_server::active_connections() const { return impl_->watcher.open_connections(); }
 
 }  // namespace proxy

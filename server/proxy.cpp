@@ -133,6 +133,11 @@ bool service::authorized(const http_request& request) const {
     return ok;
 }
 
+bool service::admits(const http_request& head_only) const {
+    const route* found = find_route(head_only.path);
+    return found == nullptr || !found->needs_key || authorized(head_only);
+}
+
 http_response service::handle(const http_request& request) {
     const auto started = steady::now();
     http_response res = dispatch(request);

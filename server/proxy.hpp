@@ -43,6 +43,11 @@ public:
     /// Routes and answers one request.
     http_response handle(const http_request& request);
 
+    /// Whether a request may go on to have its body read, judged from its
+    /// method, path and headers alone: false when its route needs
+    /// SERVER_API_KEY and the headers do not carry it.
+    bool admits(const http_request& head_only) const;
+
     /// Shutdown has begun: new messages are refused with 529 overloaded_error.
     void begin_shutdown() { aborting_ = true; }
     /// The grace period is over: every running stream ends with an `error` event.

@@ -18,12 +18,25 @@
 
 #include <httplib.h>
 
+#include "connection_watcher.hpp"
+
 namespace proxy {
 
+/// Bounds every blocked read and write on `fd` (SO_RCVTIMEO / SO_SNDTIMEO).
+inline void set_socket_timeouts(int fd, std::chrono::microseconds read_timeout, std::chrono::microseconds write_timeout) {
+    for (auto [option, timeout] : {std::pair{SO_RCVTIMEO, read_timeout}, std::pair{SO_SNDTIMEO, write_timeout}}) {
+        timeval tv{};
+        tv.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
+        tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000000);
+        ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
+    }
+}
+
 /// Ours instead of httplib's SocketStream, which polls before every read and
-/// every write: here the socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO) bound
+/// every write: here the socket's own timeouts (set_socket_timeouts) bound
 /// a blocked call, so reading a request costs one recv and writing a response
-/// one send. The first write of a response (its head: status line and
+/// one send. Reads come first from the connection's buffer, where the
+/// watcher left the request head (and whatever followed it). The first write of a response (its head: status line and
 /// headers) is held until the response's first body bytes and leaves with
 /// them in one sendmsg; whatever is still held goes out before any read and
 /// at flush().
@@ -33,27 +46,7 @@ namespace proxy {
 /// faster at 64 connections but streams 7–17% slower, measured side by side.
 class socket_stream final : public httplib::Stream {
 public:
-    explicit socket_stream(int fd) : fd_(fd) {}
-
-    /// Sets both timeouts on the socket; they stay with it, across streams.
-    void set_timeouts(std::chrono::microseconds read_timeout, std::chrono::microseconds write_timeout) {
-        set_timeout(SO_RCVTIMEO, read_timeout);
-        set_timeout(SO_SNDTIMEO, write_timeout);
-    }
-
-    /// Between requests (server side): waits up to `timeout` for the next
-    /// one. False on timeout, on the peer's close, or when `wake` fires while idle.
-    bool wait_for_request(std::chrono::milliseconds timeout, int wake) {
-        if (in_begin_ < in_end_) return true;  // pipelined
-        pollfd fds[2] = {{fd_, POLLIN, 0}, {wake, POLLIN, 0}};
-        for (;;) {
-            int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
-            // Data that is already here is served even while the server is stopping.
-            return (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-        }
-    }
+    socket_stream(int fd, input_buffer& received) : fd_(fd), in_(received) {}
 
     /// The next write is a response's head.
     void begin_response() { head_written_ = false; }
@@ -67,25 +60,32 @@ public:
     }
 
     bool is_readable() const override {
-        if (in_begin_ < in_end_) return true;
+        if (!in_.empty()) return true;
         pollfd p{fd_, POLLIN, 0};
         return ::poll(&p, 1, 0) > 0;
     }
     bool is_writable() const override { return !broken_; }
 
     ssize_t read(char* ptr, std::size_t size) override {
-        if (in_begin_ == in_end_) {
+        if (in_.empty()) {
             if (!flush()) return -1;  // e.g. "100 Continue", or a request's head, must leave before we wait
-            if (size >= sizeof in_) return receive(ptr, size);
-            ssize_t n = receive(in_, sizeof in_);
+            if (size >= read_chunk) return receive(ptr, size);
+            ssize_t n = fill();
             if (n <= 0) return n;
-            in_begin_ = 0;
-            in_end_ = static_cast<std::size_t>(n);
         }
-        std::size_t n = std::min(size, in_end_ - in_begin_);
-        std::memcpy(ptr, in_ + in_begin_, n);
-        in_begin_ += n;
+        std::size_t n = std::min(size, in_.size());
+        std::memcpy(ptr, in_.view().data(), n);
+        in_.consume(n);
         return static_cast<ssize_t>(n);
+    }
+
+    /// Waits (up to the read timeout) for more bytes and appends them to the
+    /// buffer; what recv returned.
+    ssize_t fill() {
+        char* room = in_.room(read_chunk);
+        ssize_t n = receive(room, in_.room_size());
+        if (n > 0) in_.commit(static_cast<std::size_t>(n));
+        return n;
     }
 
     ssize_t write(const char* ptr, std::size_t size) override {
@@ -114,13 +114,6 @@ public:
     socket_t socket() const override { return fd_; }
 
 private:
-    void set_timeout(int option, std::chrono::microseconds timeout) {
-        timeval tv{};
-        tv.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
-        tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000000);
-        ::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv);
-    }
-
     ssize_t receive(char* ptr, std::size_t size) {
         for (;;) {
             ssize_t n = ::recv(fd_, ptr, size, 0);
@@ -178,10 +171,10 @@ private:
         ip = text;
     }
 
+    static constexpr std::size_t read_chunk = 16 * 1024;
+
     int fd_;
-    char in_[16 * 1024];
-    std::size_t in_begin_ = 0;
-    std::size_t in_end_ = 0;
+    input_buffer& in_;
     std::string held_;
     bool head_written_ = false;
     bool broken_ = false;

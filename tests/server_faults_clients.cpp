@@ -15,60 +15,11 @@
 
 #include "support/anthropic_stream_accumulator.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/raw_client.hpp"
 
 namespace {
 
-// A raw client connection to the proxy.
-class raw_client {
-public:
-    explicit raw_client(int port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<std::uint16_t>(port));
-        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    }
-    ~raw_client() { close(); }
-    bool connected() const { return connected_; }
-    bool send(std::string_view bytes) { return mock::raw_upstream::send_all(fd_, bytes); }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    /// Reads until the proxy closes the connection (or the safety net); returns what arrived.
-    std::string read_until_closed(bool& closed) {
-        std::string got;
-        char buf[8192];
-        closed = false;
-        for (;;) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(mock::patience).count())) <= 0) return got;
-            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) {
-                closed = true;
-                return got;
-            }
-            got.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-    /// Reads until `text` has arrived; false if the connection ended first.
-    bool read_until(const std::string& text, std::string& got) {
-        char buf[8192];
-        while (got.find(text) == std::string::npos) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(mock::patience).count())) <= 0) return false;
-            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return false;
-            got.append(buf, static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-
-private:
-    int fd_ = -1;
-    bool connected_ = false;
-};
+using mock::raw_client;
 
 std::string request_head(std::size_t content_length, bool keep_alive = true) {
     return "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +

@@ -67,8 +67,9 @@ private:
 
 // One request on our socket stream, answered by httplib's routing; then close.
 bool serve_one_request(seam_server& self, socket_t sock) {
-    proxy::socket_stream stream(sock);
-    stream.set_timeouts(5s, 5s);
+    proxy::input_buffer received;
+    proxy::socket_stream stream(sock, received);
+    proxy::set_socket_timeouts(sock, 5s, 5s);
     bool closed = false;
     stream.begin_response();
     const bool ok = self.serve_request(stream, true, closed);

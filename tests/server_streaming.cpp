@@ -128,7 +128,8 @@ TEST_CASE("streaming: 200 slow streams stay open while a short request is answer
     CHECK(complete == streams);
 }
 
-TEST_CASE("streaming: connections beyond MAX_CONNECTIONS are refused with 529, not queued", "[server][stream][concurrency]") {
+TEST_CASE("streaming: connections beyond MAX_CONNECTIONS are refused with 529, not queued; /health still answers",
+          "[server][stream][concurrency]") {
     auto hold = std::make_shared<mock::gate>();
     mock::upstream up([&](const mock::recorded&, std::size_t) {
         auto reply = mock::sse(mock::text_stream({"slow"}));
@@ -145,12 +146,19 @@ TEST_CASE("streaming: connections beyond MAX_CONNECTIONS are refused with 529, n
         clients.emplace_back([&, i] { results[i] = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true)); });
     REQUIRE(hold->wait_for_waiters(2));
 
-    auto refused = proxy.client().Get("/health");
+    auto refused = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
     REQUIRE(refused);
     CHECK(refused->status == 529);
     CHECK(refused->body.find("overloaded_error") != std::string::npos);
     CHECK(refused->body.find("MAX_CONNECTIONS") != std::string::npos);
     CHECK(refused->has_header("request-id"));
+    CHECK(refused->get_header_value("retry-after") == "1");
+    // The health check is answered without a worker: a load balancer must not
+    // take a busy proxy for a dead one.
+    auto health = proxy.client().Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK(up.requests().size() == 2);
 
     hold->open();
     for (auto& t : clients) t.join();

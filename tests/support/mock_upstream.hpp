@@ -555,6 +555,20 @@ inline std::size_t thread_count() {
     return 0;
 }
 
+/// Resident memory of this process in KiB: `VmRSS` now, or `VmHWM`, the peak
+/// since the process started or since reset_peak_rss().
+inline std::size_t rss_kib(const char* field = "VmRSS:") {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field, 0) == 0) return std::stoul(line.substr(std::strlen(field)));
+    }
+    return 0;
+}
+inline std::size_t peak_rss_kib() { return rss_kib("VmHWM:"); }
+/// Starts VmHWM again from the current RSS (Linux 4.0+).
+inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
 // ---- SSE on the client side ----
 
 struct sse_event {
