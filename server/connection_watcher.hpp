@@ -39,7 +39,8 @@ public:
     void commit(std::size_t n) { end_ += n; }
     /// Frees the memory when nothing is buffered (an idle connection keeps none).
     void shrink_if_empty();
-    void assign(std::string_view bytes);
+    /// Puts `first` then `second` before what is buffered.
+    void prepend(std::string_view first, std::string_view second);
 
 private:
     std::unique_ptr<char[]> data_;

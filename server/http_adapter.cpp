@@ -373,8 +373,8 @@ struct http_server::impl {
             }
             if (stream.fill() <= 0) return false;  // the client left, or went silent past the read timeout
         }
-        rebuilt.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body).append(conn.received.view());
-        conn.received.assign(rebuilt);
+        rebuilt.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+        conn.received.prepend(rebuilt, body);  // what follows the body (a pipelined request) stays after it
         return true;
     }
 

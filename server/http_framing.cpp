@@ -140,8 +140,9 @@ head_scanner::state head_scanner::scan(std::string_view received, const head_lim
                 return state::too_large;
             return state::incomplete;
         }
-        if (lf + 1 > limits.max_head_bytes) return state::too_large;
         const std::size_t line_size = lf - line_start_;  // without the LF
+        // The same bounds whether the line arrived whole or in pieces.
+        if (lf + 1 > limits.max_head_bytes || line_size > limits.max_line_bytes + 2) return state::too_large;
         const bool empty = line_size == 0 || (line_size == 1 && received[line_start_] == '\r');
         line_start_ = searched_ = lf + 1;
         if (!empty) {

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -36,7 +37,21 @@ sigset_t block_shutdown_signals() {
     return signals;
 }
 
-void log_startup(const logger& log, const config& cfg, int port) {
+// Waiting connections cost a descriptor each, not a thread, so the soft
+// limit (often 1024) would be reached long before the machine's: raise it to
+// the hard limit, as Go does at start. Returns the limit in force.
+rlim_t raise_descriptor_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+    }
+    return lim.rlim_cur;
+}
+
+void log_startup(const logger& log, const config& cfg, int port, rlim_t descriptor_limit) {
     if (cfg.keys.empty()) {
         log.line("warning: no upstream keys configured (nvidia_keys / PROVIDER_API_KEYS): requests go upstream "
                  "without an Authorization header");
@@ -56,6 +71,8 @@ void log_startup(const logger& log, const config& cfg, int port) {
         log.line("WARNING: ************************************************************************");
     }
     log.line("claude-nvidia-proxy " + std::string(msgbridge::version_string) + " upstream " + cfg.upstream_url);
+    log.line("connections: " + std::to_string(cfg.max_connections) + " served at once (MAX_CONNECTIONS), open descriptors up to " +
+             std::to_string(descriptor_limit));
     // Tests and scripts read the bound port from this line (ADDR may say port 0).
     log.line("listening on " + cfg.listen_host + ":" + std::to_string(port));
 }
@@ -126,6 +143,7 @@ int main(int argc, char** argv) {
         return configuration_error(e.what());
     }
 
+    const rlim_t descriptor_limit = raise_descriptor_limit();
     service svc(cfg, *transport, log);
     http_server server(cfg, svc);
     int port = 0;
@@ -134,7 +152,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         return configuration_error(e.what());
     }
-    log_startup(log, cfg, port);
+    log_startup(log, cfg, port, descriptor_limit);
 
     std::atomic<bool> finished{false};
     std::thread signal_thread([&] {

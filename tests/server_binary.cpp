@@ -1,17 +1,20 @@
 // The built claude-nvidia-proxy binary: the Go original's README curl
-// examples, command line, start-up errors and SIGTERM.
+// examples, command line, start-up errors, SIGTERM, and its memory under attack.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "support/mock_upstream.hpp"
+#include "support/raw_client.hpp"
 
 extern char** environ;
 
@@ -76,6 +79,7 @@ public:
         return output_;
     }
     void signal(int sig) { kill(pid_, sig); }
+    pid_t pid() const { return pid_; }
     int wait() {
         int status = 0;
         waitpid(pid_, &status, 0);
@@ -259,4 +263,79 @@ TEST_CASE("binary: an upstream URL with credentials is refused without printing 
     CHECK(text.find("credentials") != std::string::npos);
     CHECK(text.find("hunter2") == std::string::npos);
     CHECK(text.find("https://***@example.invalid/v1/chat/completions") != std::string::npos);
+}
+
+namespace {
+
+// A line of /proc/<pid>/status in KiB (VmRSS, VmHWM).
+std::size_t status_kib(pid_t pid, const std::string& field) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field, 0) == 0) return std::stoul(line.substr(field.size()));
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("binary: body floods, a gzip body and a thousand slow sockets leave the proxy's memory bounded",
+          "[server][binary][hardening]") {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    const std::size_t slow_count = std::min<std::size_t>(1000, (static_cast<std::size_t>(lim.rlim_cur) - 256) / 2);
+    REQUIRE(slow_count >= 300);
+
+    mock::upstream up([](const mock::recorded& r, std::size_t) { return answer(r); });
+    child_process proxy({binary}, {"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0", "MAX_BODY_BYTES=4194304",
+                                   "CLIENT_HEADER_TIMEOUT_SECONDS=600", "LOG_BODY_MAX_CHARS=0"});
+    const int port = proxy.port();
+    REQUIRE(port > 0);
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(mock::patience);
+    REQUIRE(client.Get("/health")->status == 200);
+    const std::size_t baseline_kib = status_kib(proxy.pid(), "VmRSS:");
+    REQUIRE(baseline_kib > 0);
+
+    // 1 MiB announced as gzip (inflating it could take gigabytes): refused unread.
+    {
+        mock::raw_client c(port);
+        REQUIRE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 1048576\r\n\r\n"));
+        bool closed = false;
+        CHECK(c.read_until_closed(closed).rfind("HTTP/1.1 415", 0) == 0);
+    }
+    // 256 MiB of chunked body against a 4 MiB limit: refused once the limit is passed.
+    {
+        mock::raw_client c(port);
+        REQUIRE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        std::thread sender([&c] {
+            const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
+            for (int i = 0; i < 4096 && c.send(chunk); ++i) {
+            }
+        });
+        bool closed = false;
+        std::string got = c.read_until_closed(closed);
+        sender.join();
+        CHECK(got.rfind("HTTP/1.1 413", 0) == 0);
+    }
+    // A thousand clients that never finish their heads.
+    std::vector<std::unique_ptr<mock::raw_client>> slow;
+    for (std::size_t i = 0; i < slow_count; ++i) {
+        slow.push_back(std::make_unique<mock::raw_client>(port));
+        REQUIRE(slow.back()->send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Le"));
+    }
+    auto health = client.Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    auto served = client.Post("/v1/messages", mock::messages_body(false), "application/json");
+    REQUIRE(served);
+    CHECK(served->status == 200);
+
+    const std::size_t peak_kib = status_kib(proxy.pid(), "VmHWM:");
+    INFO("proxy RSS at start " << baseline_kib << " KiB, peak " << peak_kib << " KiB");
+    CHECK(peak_kib < baseline_kib + 96 * 1024);
+    CHECK(up.requests().size() == 1);
 }
