@@ -29,6 +29,7 @@ std::string request_head(std::size_t content_length, bool keep_alive = true) {
 proxy::config client_fault_config(const std::string& url) {
     auto cfg = mock::test_config(url, {"nvapi-client-faults-key-000000001"});
     cfg.client_read_timeout_seconds = 1;
+    cfg.client_header_timeout_seconds = 1;
     cfg.upstream_timeout_seconds = 10;
     cfg.stream_idle_timeout_seconds = 10;
     cfg.ping_interval_seconds = 1;
