@@ -237,6 +237,19 @@ void chunked_decoder::fail(int status, std::string message) {
     error_ = framing_error{status, std::move(message)};
 }
 
+bool chunked_decoder::skip(char c, state after_cr, std::size_t& counted, int over_status, const char* what) {
+    if (c == '\n' || c == '\0') {
+        fail(400, std::string("malformed chunked body: ") + what + " holds a bare line end or NUL");
+        return false;
+    }
+    if (++counted > max_line_) {
+        fail(over_status, std::string("malformed chunked body: ") + what + " is longer than " + std::to_string(max_line_) + " bytes");
+        return false;
+    }
+    if (c == '\r') state_ = after_cr;
+    return true;
+}
+
 std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
     std::size_t at = 0;
     auto hex_value = [](char c) -> int {
@@ -250,11 +263,15 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
             case state::size: {
                 int digit = hex_value(c);
                 if (digit >= 0) {
-                    // 15 hex digits already exceed any body limit; refusing here also prevents overflow.
-                    if (++size_digits_ > 15) {
-                        fail(413, "a chunk is larger than the body limit of " + std::to_string(max_body_) + " bytes");
+                    // Refused as soon as the size alone passes the limit: before its
+                    // data is read, and before the number can overflow.
+                    const std::uint64_t room = max_body_ - decoded_;
+                    if (chunk_left_ > (room - static_cast<std::uint64_t>(digit)) / 16 ||
+                        chunk_left_ * 16 + static_cast<std::uint64_t>(digit) > room) {
+                        fail(413, "the request body is larger than the limit of " + std::to_string(max_body_) + " bytes");
                         return at;
                     }
+                    ++size_digits_;
                     chunk_left_ = chunk_left_ * 16 + static_cast<std::uint64_t>(digit);
                     ++at;
                     break;
@@ -276,17 +293,7 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                 break;
             }
             case state::extension:
-                // Extensions are ignored, but bounded and free of bare line ends and NUL.
-                if (c == '\r') {
-                    state_ = state::size_lf;
-                } else if (c == '\n' || c == '\0') {
-                    fail(400, "malformed chunked body: a chunk extension holds a bare line end or NUL");
-                    return at;
-                }
-                if (++line_bytes_ > max_line_) {
-                    fail(400, "malformed chunked body: a chunk-size line is longer than " + std::to_string(max_line_) + " bytes");
-                    return at;
-                }
+                if (!skip(c, state::size_lf, line_bytes_, 400, "a chunk extension")) return at;
                 ++at;
                 break;
             case state::size_lf:
@@ -297,10 +304,6 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                 ++at;
                 line_bytes_ = 0;
                 size_digits_ = 0;
-                if (chunk_left_ > max_body_ - decoded_) {
-                    fail(413, "the request body is larger than the limit of " + std::to_string(max_body_) + " bytes");
-                    return at;
-                }
                 state_ = chunk_left_ == 0 ? state::trailer : state::data;
                 break;
             case state::data: {
@@ -323,18 +326,8 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                 break;
             case state::trailer:
                 // Trailer fields are read and dropped: nothing in them is for the handler.
-                if (c == '\r') {
-                    state_ = state::trailer_lf;
-                } else if (c == '\n' || c == '\0') {
-                    fail(400, "malformed chunked body: a trailer line holds a bare line end or NUL");
-                    return at;
-                } else {
-                    ++line_bytes_;
-                }
-                if (++trailer_bytes_ > max_line_) {
-                    fail(431, "the chunked body's trailer section is longer than " + std::to_string(max_line_) + " bytes");
-                    return at;
-                }
+                ++line_bytes_;
+                if (!skip(c, state::trailer_lf, trailer_bytes_, 431, "the trailer section")) return at;
                 ++at;
                 break;
             case state::trailer_lf:
@@ -343,7 +336,7 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                     return at;
                 }
                 ++at;
-                state_ = line_bytes_ == 0 ? state::done : state::trailer;
+                state_ = line_bytes_ == 1 ? state::done : state::trailer;  // a line of only CR ends the body
                 line_bytes_ = 0;
                 break;
             case state::done:

@@ -105,6 +105,9 @@ public:
 private:
     enum class state { size, extension, size_lf, data, data_cr, data_lf, trailer, trailer_lf, done, failed };
     void fail(int status, std::string message);
+    // One byte of a line the decoder skips (a chunk extension, a trailer
+    // field); false once the line is malformed or `counted` passes the limit.
+    bool skip(char c, state after_cr, std::size_t& counted, int over_status, const char* what);
 
     std::size_t max_body_;
     std::size_t max_line_;
@@ -112,7 +115,7 @@ private:
     std::size_t size_digits_ = 0;
     std::uint64_t chunk_left_ = 0;
     std::size_t decoded_ = 0;
-    std::size_t line_bytes_ = 0;      ///< of the size line or trailer line being read
+    std::size_t line_bytes_ = 0;      ///< of the chunk extension or trailer line being read
     std::size_t trailer_bytes_ = 0;   ///< the whole trailer section
     std::optional<framing_error> error_;
 };

@@ -152,6 +152,12 @@ TEST_CASE("framing: chunked bodies decode the same however they are split", "[se
     }
 }
 
+TEST_CASE("framing: leading zeros in a chunk size are only zeros", "[server][framing]") {
+    auto d = dechunk(std::string(40, '0') + "5\r\nhello\r\n0\r\n\r\n", 1, 5);
+    CHECK(d.done);
+    CHECK(d.body == "hello");
+}
+
 TEST_CASE("framing: malformed chunked bodies are refused with the right status", "[server][framing]") {
     CHECK(dechunk("zz\r\nab\r\n0\r\n\r\n", 1).status == 400);            // not hex
     CHECK(dechunk("\r\nab\r\n0\r\n\r\n", 1).status == 400);              // no size
