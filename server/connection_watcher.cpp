@@ -157,8 +157,10 @@ void connection_watcher::add(int fd) {
         e.fd = fd;
         e.conn = std::move(conn);
         set_deadline(e, id, steady::now() + limits_.head_timeout);
+        // Under the lock: once the watcher can see the entry it may close the
+        // descriptor, and epoll_ctl must not reach a closed (or reused) one.
+        watch(fd, id, EPOLLIN | EPOLLRDHUP, false);
     }
-    watch(fd, id, EPOLLIN | EPOLLRDHUP, false);
 }
 
 void connection_watcher::resume(std::unique_ptr<client_connection> conn) {
@@ -177,9 +179,10 @@ void connection_watcher::resume(std::unique_ptr<client_connection> conn) {
         e.scanner = head_scanner{};
         e.conn = std::move(conn);
         set_deadline(e, id, steady::now() + (e.head_started ? limits_.head_timeout : limits_.keep_alive_timeout));
+        // Level-triggered again: bytes that arrived meanwhile are reported at
+        // once. Under the lock, as in add().
+        watch(fd, id, EPOLLIN | EPOLLRDHUP, true);
     }
-    // Level-triggered again: bytes that arrived meanwhile are reported at once.
-    watch(fd, id, EPOLLIN | EPOLLRDHUP, true);
 }
 
 void connection_watcher::release(std::unique_ptr<client_connection> conn) {
@@ -207,8 +210,8 @@ void connection_watcher::linger(std::unique_ptr<client_connection> conn) {
         e.counted_bytes = 0;
         e.conn = std::move(conn);
         set_deadline(e, id, steady::now() + linger_time);
+        watch(fd, id, EPOLLIN | EPOLLRDHUP, true);  // under the lock, as in add()
     }
-    watch(fd, id, EPOLLIN | EPOLLRDHUP, true);
 }
 
 void connection_watcher::close_waiting() {

@@ -159,6 +159,16 @@ std::string default_message(int status, const config& cfg) {
     }
 }
 
+// The request as handlers see it, from its head alone (no body, no query).
+http_request head_only_request(const request_head& head) {
+    http_request request;
+    request.method = std::string(head.method);
+    request.path = std::string(head.path());
+    request.headers.reserve(head.headers.size());
+    for (const auto& [name, value] : head.headers) request.headers.emplace_back(name, value);
+    return request;
+}
+
 // A whole response written by the proxy itself, outside httplib: the
 // answers given before a request's body is read, always ending the connection.
 std::string answer_bytes(const http_response& res, const std::string& request_id, bool head_only) {
@@ -232,13 +242,16 @@ struct http_server::impl {
                 return refuse(408, "the request head did not arrive within " +
                                        std::to_string(cfg.client_header_timeout_seconds) +
                                        " s (CLIENT_HEADER_TIMEOUT_SECONDS)", {}, {});
-            case 431: return refuse(431, "the request head is larger than the limit of 64 KiB (or a line of 8 KiB)", {}, {});
-            default: return overloaded("memory for waiting request heads is exhausted");
+            case 431: {
+                const head_limits limits;
+                return refuse(431, "the request head is larger than " + std::to_string(limits.max_head_bytes) +
+                                       " bytes, or one of its lines than " + std::to_string(limits.max_line_bytes),
+                              {}, {});
+            }
+            default:
+                return refuse(529, "the proxy is overloaded (memory for waiting request heads is exhausted); retry shortly",
+                              {}, {}, {{"retry-after", "1"}});
         }
-    }
-
-    std::string overloaded(const std::string& why) {
-        return refuse(529, "the proxy is overloaded (" + why + "); retry shortly", {}, {}, {{"retry-after", "1"}});
     }
 
     std::string body_limit_message(std::optional<std::uint64_t> size = std::nullopt) const {
@@ -258,14 +271,10 @@ struct http_server::impl {
             out.answer = refuse(413, body_limit_message(*head.content_length), head.method, head.path());
             return out;
         }
-        http_request probe;
-        probe.method = std::string(head.method);
-        probe.path = std::string(head.path());
-        for (const auto& [name, value] : head.headers) probe.headers.emplace_back(name, value);
-        if (!svc.admits(probe)) {
+        if (!svc.settings().server_api_key.empty() && !svc.admits(head_only_request(head))) {
             auto res = unauthorized();
             std::string id = make_request_id();
-            svc.log().line(id + " " + probe.method + " " + probe.path + " status=401 error=" + res.body);
+            svc.log().line(id + " " + std::string(head.method) + " " + std::string(head.path()) + " status=401 error=" + res.body);
             out.answer = answer_bytes(res, id, head.method == "HEAD");
             return out;
         }
@@ -278,7 +287,7 @@ struct http_server::impl {
         screening s = screen(conn->received.view().substr(0, head_size));
         if (!s.serve) return {false, std::move(s.answer)};
         client_connection* raw = conn.release();
-        if (workers.try_run([this, raw, head = std::move(s.head), head_size]() mutable {
+        if (workers.try_run([this, raw, head = s.head, head_size]() mutable {
                 serve(std::unique_ptr<client_connection>(raw), std::move(head), head_size);
             }))
             return {true, {}};
@@ -290,11 +299,8 @@ struct http_server::impl {
     // thread: it needs neither the body nor the upstream); the rest get 529.
     std::string answer_when_full(const request_head& head) {
         if (head.path() == "/health" && (head.method == "GET" || head.method == "HEAD")) {
-            http_request request;
+            http_request request = head_only_request(head);
             request.id = make_request_id();
-            request.method = std::string(head.method);
-            request.path = "/health";
-            for (const auto& [name, value] : head.headers) request.headers.emplace_back(name, value);
             return answer_bytes(svc.handle(request), request.id, head.method == "HEAD");
         }
         svc.log().line("refused: " + std::to_string(cfg.max_connections) +
