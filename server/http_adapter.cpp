@@ -30,6 +30,10 @@ struct connection_state {
 };
 thread_local connection_state* current_connection = nullptr;
 
+// How long a worker waits for a next request on its connection before the
+// watcher takes the connection over.
+constexpr std::chrono::milliseconds next_request_grace{5};
+
 // cpp-httplib 0.11.4 listens with a backlog of 5 (a macro baked into the .so).
 constexpr int listen_backlog = 1024;
 
@@ -331,9 +335,14 @@ struct http_server::impl {
             if (!ok || connection_closed || last || !head.keep_alive || state.close_after_response ||
                 server.listener_gone())
                 break;
-            // A pipelined request already here is served on this thread.
+            // A request already here (pipelined), or arriving within a moment
+            // (a client sending back to back), is served on this thread: handing
+            // the connection to the watcher and back costs two thread switches.
+            // Anything slower waits in the watcher, holding no thread.
             head_scanner scanner;
-            if (scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete) {
+            if (scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete &&
+                (!stream.take_arrived(next_request_grace) ||
+                 scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete)) {
                 end = ending::wait_for_next;
                 break;
             }

@@ -88,6 +88,18 @@ public:
         return n;
     }
 
+    /// Appends what arrives within `wait` (nothing more) to the buffer; false
+    /// when nothing did, or the peer closed.
+    bool take_arrived(std::chrono::milliseconds wait) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+        char* room = in_.room(read_chunk);
+        ssize_t n = ::recv(fd_, room, in_.room_size(), MSG_DONTWAIT);
+        if (n <= 0) return false;
+        in_.commit(static_cast<std::size_t>(n));
+        return true;
+    }
+
     ssize_t write(const char* ptr, std::size_t size) override {
         if (broken_) return -1;
         if (!head_written_) {
