@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "attempts.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -149,7 +150,7 @@ upstream_answer attempt_loop::post(const upstream_request& request) {
             answer.error_body.append(bytes.substr(0, max_error_body - answer.error_body.size()));
         return true;
     };
-    answer.outcome = target_.transport.post(request, callbacks, cancel_);
+    answer.outcome = target_.transport.send(request, callbacks, cancel_);
     return answer;
 }
 
@@ -283,6 +284,19 @@ msgbridge::error attempt_loop::upstream_rejected_keys(const msgbridge::error& up
 attempt_result run_attempts(const upstream_target& target, std::string_view request_id, const upstream_request& base,
                             cancel_handle& cancel, const attempt_hooks& hooks) {
     return attempt_loop(target, request_id, cancel, hooks).run(base);
+}
+
+void explain_unmapped_model(attempt_result& result, std::string_view client_model, std::string_view upstream_model) {
+    if (result.committed || client_model != upstream_model || client_model.substr(0, 6) != "claude") return;
+    const int status = result.last.status;
+    std::string lower = result.error.message;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool about_model = status == 404 || ((status == 400 || status == 422) && lower.find("model") != std::string::npos);
+    if (result.last.what != upstream_outcome::kind::completed || !about_model) return;
+    result.error.message += " (the proxy sent the model name '" + std::string(client_model) +
+                            "' unchanged: no model mapping matches it. Map it to an upstream model with MODEL_MAP, "
+                            "e.g. MODEL_MAP='" + std::string(client_model.substr(0, client_model.find('-', 7))) +
+                            "-*=z-ai/glm5', or set DEFAULT_MODEL; see docs/claude-code.md)";
 }
 
 std::string_view outcome_name(upstream_outcome::kind kind) {

@@ -51,6 +51,10 @@ struct attempt_result {
 attempt_result run_attempts(const upstream_target& target, std::string_view request_id, const upstream_request& base,
                             cancel_handle& cancel, const attempt_hooks& hooks);
 
+/// The upstream refused (404, or 400/422 naming the model) a `claude…` name
+/// that no mapping changed: the client's error then says how to map it.
+void explain_unmapped_model(attempt_result& result, std::string_view client_model, std::string_view upstream_model);
+
 /// "completed", "timeout", "connect-failed", …: an outcome as the log names it.
 std::string_view outcome_name(upstream_outcome::kind kind);
 

@@ -62,6 +62,37 @@ bool parse_bool(const std::string& name, const std::string& text) {
     fail(name + ": not a boolean (true/false): '" + text + "'");
 }
 
+msgbridge::user_id_forwarding parse_user_id_forwarding(const std::string& name, const std::string& text) {
+    const std::string value = trim(text);
+    if (value == "off") return msgbridge::user_id_forwarding::off;
+    if (value == "as_is") return msgbridge::user_id_forwarding::as_is;
+    if (value == "hash") return msgbridge::user_id_forwarding::hash;
+    fail(name + ": unknown value '" + text + "' (expected off, as_is or hash)");
+}
+
+// MODEL_MAP: `pattern=upstream` entries, comma-separated, in match order.
+std::vector<msgbridge::model_alias> parse_model_map_env(const std::string& text) {
+    std::vector<msgbridge::model_alias> map;
+    std::string_view rest = text;
+    for (std::size_t index = 1;; ++index) {
+        const std::size_t comma = rest.find(',');
+        const std::string entry = trim(rest.substr(0, comma));
+        const std::string where = "MODEL_MAP entry " + std::to_string(index) + " '" + entry + "'";
+        const std::size_t equals = entry.find('=');
+        if (entry.empty()) fail("MODEL_MAP entry " + std::to_string(index) + " is empty (a stray comma?)");
+        if (equals == std::string::npos)
+            fail(where + ": expected client-pattern=upstream-model, e.g. claude-sonnet-*=z-ai/glm5");
+        msgbridge::model_alias alias{trim(entry.substr(0, equals)), trim(entry.substr(equals + 1))};
+        if (alias.pattern.empty()) fail(where + ": the client model pattern before '=' is empty");
+        if (alias.upstream_model.empty()) fail(where + ": the upstream model after '=' is empty");
+        if (alias.upstream_model.find('=') != std::string::npos) fail(where + ": more than one '='");
+        map.push_back(std::move(alias));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return map;
+}
+
 msgbridge::rotation parse_rotation_setting(const std::string& name, const std::string& text) {
     auto parsed = msgbridge::parse_rotation(text, name);
     if (!parsed) fail(parsed.error().message);
@@ -110,6 +141,14 @@ msgbridge::reasoning_control parse_control(const json_context& ctx, std::string_
     fail(ctx.where(field) + ": unknown value '" + text + "' (expected none, reasoning_effort or chat_template_kwargs)");
 }
 
+msgbridge::late_system_placement parse_late_system(const json_context& ctx, std::string_view field,
+                                                   const std::string& text) {
+    if (text == "in_place") return msgbridge::late_system_placement::in_place;
+    if (text == "user_turn") return msgbridge::late_system_placement::user_turn;
+    if (text == "leading_system") return msgbridge::late_system_placement::leading_system;
+    fail(ctx.where(field) + ": unknown value '" + text + "' (expected in_place, user_turn or leading_system)");
+}
+
 msgbridge::model_profile parse_profile(const json_context& ctx, const std::string& path, element value) {
     simdjson::dom::object object;
     if (value.get_object().get(object)) fail(ctx.where(path) + ": expected an object");
@@ -132,7 +171,12 @@ msgbridge::model_profile parse_profile(const json_context& ctx, const std::strin
         else if (key == "parallel_tool_calls") profile.parallel_tool_calls = get_bool(ctx, field, v);
         else if (key == "top_k") profile.top_k = get_bool(ctx, field, v);
         else if (key == "stream_usage") profile.stream_usage = get_bool(ctx, field, v);
-        else if (key == "late_system_as_user") profile.late_system_as_user = get_bool(ctx, field, v);
+        else if (key == "late_system") profile.late_system = parse_late_system(ctx, field, get_string(ctx, field, v));
+        else if (key == "late_system_as_user") {
+            // The boolean this setting had before `late_system` named the placements.
+            profile.late_system = get_bool(ctx, field, v) ? msgbridge::late_system_placement::user_turn
+                                                          : msgbridge::late_system_placement::in_place;
+        }
         else if (key == "think_tags_in_content") profile.think_tags_in_content = get_bool(ctx, field, v);
         else if (key == "extra_body") {
             if (v.type() != element_type::OBJECT) fail(ctx.where(field) + ": expected a JSON object");
@@ -320,7 +364,11 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "auth_quarantine_max_seconds") cfg.auth_quarantine_max_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
-        else if (key == "default_model") cfg.request.default_model = get_string(ctx, key, v);
+        else if (key == "default_model") {
+            cfg.request.default_model = get_string(ctx, key, v);
+            cfg.default_model_from = ctx.where(key);
+        }
+        else if (key == "forward_user_id") cfg.request.forward_user_id = parse_user_id_forwarding(ctx.where(key), get_string(ctx, key, v));
         else if (key == "drop_billing_header") cfg.request.drop_billing_header = get_bool(ctx, key, v);
         else if (key == "forward_deferred_tools") cfg.request.forward_deferred_tools = get_bool(ctx, key, v);
         else if (key == "server_tools") {
@@ -338,6 +386,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
                 if (alias.key.empty() || upstream.empty()) fail(ctx.where(field) + ": names must not be empty");
                 cfg.request.model_map.push_back({std::string(alias.key), std::move(upstream)});
             }
+            cfg.model_map_from = ctx.where(key);
         } else if (key == "upstream_headers") {
             parse_upstream_headers(ctx, key, v, cfg.upstream_headers);
         } else if (key == "models") {
@@ -451,7 +500,17 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("AUTH_QUARANTINE_BASE_SECONDS")) cfg.auth_quarantine_base_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_BASE_SECONDS", *v, 1, 86400));
     if (auto v = get("AUTH_QUARANTINE_MAX_SECONDS")) cfg.auth_quarantine_max_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_MAX_SECONDS", *v, 1, 86400));
     if (auto v = get("ANSWER_QUOTA_PROBE")) cfg.answer_quota_probe = parse_bool("ANSWER_QUOTA_PROBE", *v);
-    if (auto v = get("DEFAULT_MODEL")) cfg.request.default_model = trim(*v);
+    if (auto v = get("DEFAULT_MODEL")) {
+        cfg.request.default_model = trim(*v);
+        cfg.default_model_from = "DEFAULT_MODEL";
+    }
+    // Replaces config.json's model_map entirely, as every other variable
+    // replaces its setting: one place to read the mapping in effect from.
+    if (auto v = get("MODEL_MAP")) {
+        cfg.request.model_map = parse_model_map_env(*v);
+        cfg.model_map_from = "MODEL_MAP";
+    }
+    if (auto v = get("FORWARD_USER_ID")) cfg.request.forward_user_id = parse_user_id_forwarding("FORWARD_USER_ID", *v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
 
     check_upstream_url(cfg.upstream_url);
@@ -502,6 +561,24 @@ collected_keys collect_keys(const key_sources& sources) {
     return out;
 }
 
+std::string describe_model_mapping(const config& cfg) {
+    const auto& request = cfg.request;
+    std::string line = "model mapping: ";
+    if (request.model_map.empty() && request.default_model.empty())
+        return line + "none, client model names go upstream unchanged (set MODEL_MAP or DEFAULT_MODEL; "
+                      "docs/claude-code.md)";
+    for (std::size_t i = 0; i < request.model_map.size(); ++i) {
+        const auto& alias = request.model_map[i];
+        line += (i == 0 ? "" : ", ") + alias.pattern + " -> " + alias.upstream_model;
+    }
+    if (!request.model_map.empty()) line += " (from " + cfg.model_map_from + ")";
+    if (!request.default_model.empty()) {
+        line += std::string(request.model_map.empty() ? "" : "; ") + "other claude* names -> " +
+                request.default_model + " (from " + cfg.default_model_from + ")";
+    }
+    return line;
+}
+
 std::string help_text() {
     std::string text;
     text += "claude-nvidia-proxy ";
@@ -536,7 +613,11 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   AUTH_QUARANTINE_BASE_SECONDS    first quarantine of a key after 401/403, doubling per repeat (default 5)
   AUTH_QUARANTINE_MAX_SECONDS     longest quarantine of a key after 401/403 (default 900)
   ANSWER_QUOTA_PROBE              answer Claude Code's max_tokens:1 probe locally (default true)
+  MODEL_MAP                       client model globs to upstream models, first match wins, e.g.
+                                  claude-sonnet-*=z-ai/glm5,claude-haiku-*=minimaxai/minimax-m2.1
+                                  (replaces config.json's model_map)
   DEFAULT_MODEL                   upstream model for claude-* names no model_map entry matches
+  FORWARD_USER_ID                 metadata.user_id upstream as `user`: off (default), as_is, hash
   UPSTREAM_CA_FILE                extra CA bundle (PEM) for the upstream, default: system store
 
 See docs/configuration.md for every config.json setting.

@@ -87,6 +87,10 @@ struct config {
     std::string listen_host = "0.0.0.0";
     int listen_port = 3001;
 
+    /// Where model_map and default_model were set ("MODEL_MAP", "config.json: model_map"), for the start-up log.
+    std::string model_map_from;
+    std::string default_model_from;
+
     /// Where the file came from (for the start-up log), empty when none was read.
     std::string config_path_used;
     /// Notes for the start-up log (deprecated keys, missing default file).
@@ -124,6 +128,9 @@ void parse_listen_addr(const std::string& addr, std::string& host, int& port);
 
 /// True for 127.0.0.0/8, ::1 and localhost.
 bool is_loopback_host(const std::string& host);
+
+/// "model mapping: claude-sonnet-* -> z-ai/glm5, … (from MODEL_MAP); other claude* names -> …": the start-up log line.
+std::string describe_model_mapping(const config& cfg);
 
 /// The text printed by `--help`.
 std::string help_text();

@@ -2,6 +2,7 @@
 #include "local_answers.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -109,47 +110,90 @@ private:
 
 // ---- models ----
 
+// The Claude model ids of Anthropic's TypeScript SDK 1.13.0 (its `Model`
+// type), newest first: the names clients send, so the ones a model_map glob
+// or default_model serves can be listed one by one.
+constexpr std::string_view known_claude_models[] = {
+    "claude-fable-5-2",  "claude-mythos-5-2", "claude-haiku-5-5",          "claude-sonnet-5-5",
+    "claude-fable-5-1",  "claude-opus-5-5",   "claude-mythos-5-1",         "claude-sonnet-5",
+    "claude-fable-5",    "claude-mythos-5",   "claude-opus-5",             "claude-opus-4-8",
+    "claude-opus-4-7",   "claude-mythos-preview", "claude-opus-4-6",       "claude-sonnet-4-6",
+    "claude-haiku-4-5",  "claude-haiku-4-5-20251001", "claude-opus-4-5",   "claude-opus-4-5-20251101",
+    "claude-sonnet-4-5", "claude-sonnet-4-5-20250929",
+};
+
 struct listed_model {
     std::string id;
-    std::string display_name;
+    std::string upstream_model;  ///< what a request naming `id` reaches; also its display name
 };
 
 bool has_glob(std::string_view text) { return text.find_first_of("*?") != std::string_view::npos; }
 
-// Claude Code lists only ids beginning with "claude", so the mapped
-// `claude-*` aliases come first, each showing the upstream model it becomes;
-// then the upstream models themselves for other clients.
-std::vector<listed_model> model_list(const msgbridge::request_options& options) {
+// Claude Code lists only ids beginning with "claude" or "anthropic", so the
+// names the mapping serves come first, each showing the upstream model it
+// becomes; then the upstream models themselves for other clients.
+std::vector<listed_model> model_list(const msgbridge::request_options& options,
+                                     const std::vector<std::string>& upstream_ids) {
     std::vector<listed_model> list;
-    auto add = [&](std::string id, std::string display) {
+    auto add = [&](std::string_view id, std::string_view upstream) {
         for (const auto& m : list) {
             if (m.id == id) return;
         }
-        list.push_back({std::move(id), std::move(display)});
+        list.push_back({std::string(id), std::string(upstream)});
     };
     for (const auto& alias : options.model_map) {
         if (!has_glob(alias.pattern)) add(alias.pattern, alias.upstream_model);
+    }
+    for (std::string_view id : known_claude_models) {
+        const std::string_view upstream = msgbridge::map_model(options, id);
+        if (upstream != id) add(id, upstream);
     }
     for (const auto& alias : options.model_map) add(alias.upstream_model, alias.upstream_model);
     if (!options.default_model.empty()) add(options.default_model, options.default_model);
     for (const auto& profile : options.profiles) {
         if (!has_glob(profile.match)) add(profile.match, profile.match);
     }
+    for (const auto& id : upstream_ids) add(id, id);
     return list;
 }
 
-void write_model(msgbridge::json_writer& w, const listed_model& m) {
+void write_optional(msgbridge::json_writer& w, std::string_view key, const std::optional<std::uint32_t>& value) {
+    w.key(key);
+    if (value) w.uint64(*value);
+    else w.null();
+}
+
+// Anthropic's ModelInfo. The limits are those of the upstream model's
+// profile, which is what a client sizing its context should know.
+void write_model(msgbridge::json_writer& w, const listed_model& m, const std::vector<msgbridge::model_profile>& profiles) {
+    const msgbridge::model_profile& profile = msgbridge::find_profile(profiles, m.upstream_model);
     w.start_object();
     w.key("type");
     w.string("model");
     w.key("id");
     w.string(m.id);
     w.key("display_name");
-    w.string(m.display_name);
+    w.string(m.upstream_model);
     // The proxy does not know when the upstream published a model; a fixed date keeps the shape valid.
     w.key("created_at");
     w.string("2025-01-01T00:00:00Z");
+    w.key("capabilities");
+    w.null();
+    w.key("deprecated_at");
+    w.null();
+    w.key("lifecycle");
+    w.string("active");
+    w.key("line");
+    w.null();
+    write_optional(w, "max_input_tokens", profile.context_window);
+    write_optional(w, "max_tokens", profile.max_output_tokens);
+    w.key("retires_at");
+    w.null();
     w.end_object();
+}
+
+std::vector<msgbridge::model_profile> profiles_of(const msgbridge::request_options& options) {
+    return options.profiles.empty() ? msgbridge::default_profiles() : options.profiles;
 }
 
 std::string query_param(std::string_view query, std::string_view name) {
@@ -162,6 +206,15 @@ std::string query_param(std::string_view query, std::string_view name) {
         query.remove_prefix(amp + 1);
     }
     return {};
+}
+
+// Where `id` is in `list`: the position after it (after_id) or of it (before_id); `fallback` when absent.
+std::size_t position_of(const std::vector<listed_model>& list, const std::string& id, std::size_t offset,
+                        std::size_t fallback) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (list[i].id == id) return i + offset;
+    }
+    return fallback;
 }
 
 }  // namespace
@@ -195,8 +248,9 @@ http_response count_tokens_answer(const msgbridge::result<std::uint64_t>& counte
     return json_response(200, w.str());
 }
 
-http_response models_answer(const msgbridge::request_options& options, std::string_view query) {
-    auto list = model_list(options);
+http_response models_answer(const msgbridge::request_options& options, const std::vector<std::string>& upstream_ids,
+                            std::string_view query) {
+    const auto list = model_list(options, upstream_ids);
     std::size_t limit = 20;  // Anthropic's default page size; Claude Code asks for 1000
     std::string limit_text = query_param(query, "limit");
     if (!limit_text.empty()) {
@@ -205,22 +259,33 @@ http_response models_answer(const msgbridge::request_options& options, std::stri
             return error_response(msgbridge::invalid_request("limit: must be a whole number from 1 to 1000"));
         limit = std::stoul(limit_text);
     }
-    std::string after = query_param(query, "after_id");
+    const std::string after = query_param(query, "after_id");
+    const std::string before = query_param(query, "before_id");
+    if (!after.empty() && !before.empty())
+        return error_response(msgbridge::invalid_request("after_id, before_id: give one of them, not both"));
+    // after_id pages forward (has_more: items after the page), before_id
+    // backward (has_more: items before it), as Anthropic's list endpoints do.
     std::size_t begin = 0;
-    if (!after.empty()) {
-        for (std::size_t i = 0; i < list.size(); ++i) {
-            if (list[i].id == after) begin = i + 1;
-        }
+    std::size_t end = 0;
+    bool has_more = false;
+    if (!before.empty()) {
+        end = position_of(list, before, 0, list.size());
+        begin = end > limit ? end - limit : 0;
+        has_more = begin > 0;
+    } else {
+        begin = after.empty() ? 0 : position_of(list, after, 1, 0);
+        end = std::min(list.size(), begin + limit);
+        has_more = end < list.size();
     }
-    std::size_t end = std::min(list.size(), begin + limit);
+    const auto profiles = profiles_of(options);
     msgbridge::json_writer w;
     w.start_object();
     w.key("data");
     w.start_array();
-    for (std::size_t i = begin; i < end; ++i) write_model(w, list[i]);
+    for (std::size_t i = begin; i < end; ++i) write_model(w, list[i], profiles);
     w.end_array();
     w.key("has_more");
-    w.boolean(end < list.size());
+    w.boolean(has_more);
     w.key("first_id");
     if (begin < end) w.string(list[begin].id);
     else w.null();
@@ -231,17 +296,21 @@ http_response models_answer(const msgbridge::request_options& options, std::stri
     return json_response(200, w.str());
 }
 
-http_response model_answer(const msgbridge::request_options& options, std::string_view id) {
-    for (const auto& m : model_list(options)) {
+http_response model_answer(const msgbridge::request_options& options, const std::vector<std::string>& upstream_ids,
+                           std::string_view id) {
+    for (const auto& m : model_list(options, upstream_ids)) {
         if (m.id == id) {
             msgbridge::json_writer w;
-            write_model(w, m);
+            write_model(w, m, profiles_of(options));
             return json_response(200, w.str());
         }
     }
-    return error_response(msgbridge::make_error(msgbridge::error_type::not_found_error,
-                                                "model: '" + std::string(id) + "' is not configured in model_map"));
+    return error_response(msgbridge::make_error(
+        msgbridge::error_type::not_found_error,
+        "model: '" + std::string(id) + "' is neither mapped (MODEL_MAP, model_map, DEFAULT_MODEL) nor an upstream model"));
 }
+
+http_response client_probe_answer() { return json_response(200, "{}"); }
 
 http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats) {
     msgbridge::json_writer w;

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <msgbridge/error.hpp>
 #include <msgbridge/keys.hpp>
@@ -24,11 +26,18 @@ http_response quota_probe_answer(const msgbridge::converted_request& converted);
 /// `POST /v1/messages/count_tokens`: `{"input_tokens":N}`, or the request's error.
 http_response count_tokens_answer(const msgbridge::result<std::uint64_t>& counted);
 
-/// `GET /v1/models`, paged by `limit` and `after_id` from `query`.
-http_response models_answer(const msgbridge::request_options& options, std::string_view query);
+/// `GET /v1/models`: the `claude…` names the mapping serves, then the
+/// upstream models (those named in the options, then `upstream_ids`), paged
+/// by `limit` and `after_id` or `before_id` from `query` as Anthropic's API is.
+http_response models_answer(const msgbridge::request_options& options, const std::vector<std::string>& upstream_ids,
+                            std::string_view query);
 
 /// `GET /v1/models/{id}`: one entry of that list, else 404.
-http_response model_answer(const msgbridge::request_options& options, std::string_view id);
+http_response model_answer(const msgbridge::request_options& options, const std::vector<std::string>& upstream_ids,
+                           std::string_view id);
+
+/// Claude Code's `/api/hello` and `/api/event_logging/batch`: 200 with `{}`.
+http_response client_probe_answer();
 
 /// `GET /health`; the per-key counters (redacted ids) only when `with_key_stats`.
 http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats);

@@ -79,6 +79,7 @@ service::service(const config& cfg, upstream_transport& upstream, logger log)
       log_(std::move(log), secrets_of(cfg_)),
       keys_(std::make_unique<msgbridge::key_pool>(cfg_.keys, key_options_of(cfg_))),
       upstream_{upstream, keys_.get(), upstream_host_of(cfg_.upstream_url), log_},
+      upstream_models_(upstream_, upstream_models_path(cfg_.upstream_url)),
       request_converters_(cfg_.request),
       response_converters_(msgbridge::response_options{}),
       producers_(cfg_.max_connections) {}
@@ -159,8 +160,10 @@ http_response service::dispatch(const http_request& request) {
     switch (found->target) {
         case endpoint::messages: return messages(request);
         case endpoint::count_tokens: return count_tokens(request);
-        case endpoint::models: return models_answer(cfg_.request, request.query);
-        case endpoint::model: return model_answer(cfg_.request, route_argument(*found, request.path));
+        case endpoint::models: return models_answer(cfg_.request, upstream_models_.ids(), request.query);
+        case endpoint::model:
+            return model_answer(cfg_.request, upstream_models_.ids(), route_argument(*found, request.path));
+        case endpoint::client_probe: return client_probe_answer();
         case endpoint::health: return health_answer(active_streams(), *keys_, authorized(request));
         case endpoint::root: return root_answer();
     }
@@ -265,6 +268,7 @@ http_response service::complete_messages(const http_request& request, msgbridge:
         });
         attempts = run_attempts(upstream_, request.id, up, cancel, hooks);
     }
+    explain_unmapped_model(attempts, converted.context.client_model, converted.upstream_model);
 
     http_response res = completion_answer(attempts, too_large, answer, converted.context, summary);
     summary.finished = steady::now();

@@ -26,6 +26,7 @@
 #include "log.hpp"
 #include "redacting_log.hpp"
 #include "upstream.hpp"
+#include "upstream_models.hpp"
 #include "worker_pool.hpp"
 
 namespace proxy {
@@ -77,6 +78,7 @@ private:
     redacting_log log_;  ///< redacts the upstream keys and SERVER_API_KEY from every line
     std::unique_ptr<msgbridge::key_pool> keys_;
     upstream_target upstream_;
+    upstream_model_cache upstream_models_;  ///< the upstream's own models, for GET /v1/models
     converter_pool<msgbridge::request_converter> request_converters_;
     converter_pool<msgbridge::response_converter> response_converters_;
 

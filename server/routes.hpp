@@ -11,7 +11,7 @@
 namespace proxy {
 
 /// What a route leads to; service::route() dispatches on it.
-enum class endpoint { messages, count_tokens, models, model, health, root };
+enum class endpoint { messages, count_tokens, models, model, health, root, client_probe };
 
 struct route {
     std::string_view method;
@@ -30,6 +30,10 @@ inline constexpr route routes[] = {
     {"GET", "/v1/models/", endpoint::model, true, true, false},
     {"GET", "/health", endpoint::health, false, false, true},
     {"GET", "/", endpoint::root, false, false, false},
+    // Claude Code's start-up check and its telemetry, which go to whatever
+    // ANTHROPIC_BASE_URL names: answered so that they fail nowhere.
+    {"GET", "/api/hello", endpoint::client_probe, false, false, false},
+    {"POST", "/api/event_logging/batch", endpoint::client_probe, false, false, false},
 };
 
 /// The route serving `path` (with any method): exact paths first, then

@@ -131,6 +131,7 @@ void stream_session::produce() {
     hooks.on_commit = [this] { return commit(); };
     hooks.on_body = [this, &batch](std::string_view bytes) { return convert_and_push(bytes, batch); };
     result_ = run_attempts(context_.upstream, request_id_, upstream_, cancel_, hooks);
+    explain_unmapped_model(result_, client_model_, upstream_model_);
     const ending end = settle();
     batch.clear();
     write_ending(end, batch);

@@ -108,16 +108,16 @@ class http_transport final : public upstream_transport {
 public:
     explicit http_transport(const upstream_settings& settings) : settings_(settings), url_(parse_url(settings.url)) {}
 
-    upstream_outcome post(const upstream_request& request, const upstream_callbacks& callbacks,
+    upstream_outcome send(const upstream_request& request, const upstream_callbacks& callbacks,
                           cancel_handle& cancel) override {
         std::unique_ptr<httplib::Client> client = acquire();
         client->set_read_timeout(request.read_timeout);
 
         httplib::Request req;
-        req.method = "POST";
-        req.path = url_.path;
+        req.method = request.method;
+        req.path = request.path.empty() ? url_.path : request.path;
         req.body = request.body;
-        req.set_header("Content-Type", "application/json");
+        if (!request.body.empty()) req.set_header("Content-Type", "application/json");
         if (!request.api_key.empty()) req.set_header("Authorization", "Bearer " + request.api_key);
         if (request.stream) {
             req.set_header("Accept", "text/event-stream");

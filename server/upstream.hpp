@@ -46,8 +46,11 @@ private:
     std::atomic<bool> cancelled_{false};
 };
 
-/// One POST to the upstream chat/completions URL.
+/// One request to the upstream: a POST to its chat/completions URL, or a GET
+/// of another path on the same host (`/v1/models`).
 struct upstream_request {
+    std::string method = "POST";
+    std::string path;  ///< empty: the configured URL's path
     std::string body;
     std::string api_key;  ///< empty: no Authorization header
     bool stream = false;
@@ -88,7 +91,7 @@ class upstream_transport {
 public:
     virtual ~upstream_transport() = default;
     /// Blocks until the request ends; callbacks run on the calling thread.
-    virtual upstream_outcome post(const upstream_request& request, const upstream_callbacks& callbacks,
+    virtual upstream_outcome send(const upstream_request& request, const upstream_callbacks& callbacks,
                                   cancel_handle& cancel) = 0;
 };
 

@@ -82,9 +82,24 @@ TEST_CASE("request: sampling parameters, stop sequences, stream, metadata", "[re
         require_converts_to(R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"stream":false,)" + hi + "}",
                             R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,)" + hi + "}");
     }
-    SECTION("metadata.user_id becomes user, JSON-encoded string and all") {
-        require_converts_to(R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"metadata":{"user_id":"{\"device_id\":\"abc\",\"session_id\":\"s1\"}"},)" + hi + "}",
-                            R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"user":"{\"device_id\":\"abc\",\"session_id\":\"s1\"}",)" + hi + "}");
+    const std::string with_user_id =
+        R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"metadata":{"user_id":"{\"device_id\":\"abc\",\"session_id\":\"s1\"}"},)" + hi + "}";
+    SECTION("metadata.user_id is not forwarded by default") {
+        require_converts_to(with_user_id, R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,)" + hi + "}");
+    }
+    SECTION("forward_user_id as_is: user, JSON-encoded string and all") {
+        msgbridge::request_options options;
+        options.forward_user_id = msgbridge::user_id_forwarding::as_is;
+        require_converts_to(with_user_id,
+                            R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"user":"{\"device_id\":\"abc\",\"session_id\":\"s1\"}",)" + hi + "}",
+                            options);
+    }
+    SECTION("forward_user_id hash: user is FNV-1a 64 of the decoded id, in hex") {
+        msgbridge::request_options options;
+        options.forward_user_id = msgbridge::user_id_forwarding::hash;
+        // FNV-1a 64 of {"device_id":"abc","session_id":"s1"}, computed independently.
+        require_converts_to(with_user_id,
+                            R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"user":"cd4ed81956581727",)" + hi + "}", options);
     }
 }
 

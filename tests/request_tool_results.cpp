@@ -72,15 +72,15 @@ TEST_CASE("request: tool_result blocks become role:tool messages", "[request]") 
               {"role":"tool","tool_call_id":"b","content":"one\n\ntwo"},
               {"role":"tool","tool_call_id":"c","content":"Error: boom"}])"));
     }
-    SECTION("no empty user message after a turn made only of tool results") {
+    SECTION("no empty user message after a turn made only of tool results; no empty tool message either") {
         require_converts_to(body(R"([{"role":"user","content":"go"},
             {"role":"assistant","content":[{"type":"tool_use","id":"a","name":"X","input":{}}]},
             {"role":"user","content":[{"type":"tool_result","tool_use_id":"a"}]},
             {"role":"assistant","content":"done"}])"),
-            expected(R"([{"role":"user","content":"go"},
+            expected(R"json([{"role":"user","content":"go"},
               {"role":"assistant","content":"","tool_calls":[{"id":"a","type":"function","function":{"name":"X","arguments":"{}"}}]},
-              {"role":"tool","tool_call_id":"a","content":""},
-              {"role":"assistant","content":"done"}])"));
+              {"role":"tool","tool_call_id":"a","content":"(no text content)"},
+              {"role":"assistant","content":"done"}])json"));
     }
     SECTION("the rest of the user turn follows the tool messages") {
         require_converts_to(body(R"([{"role":"user","content":"go"},
@@ -102,5 +102,38 @@ TEST_CASE("request: tool_result blocks become role:tool messages", "[request]") 
               {"role":"assistant","content":"","tool_calls":[{"id":"a","type":"function","function":{"name":"Screenshot","arguments":"{}"}}]},
               {"role":"tool","tool_call_id":"a","content":"here"},
               {"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}}]}])"));
+    }
+}
+
+TEST_CASE("request: ToolSearch's tool_reference blocks name the loaded tools", "[request]") {
+    const std::string search_call = R"({"role":"user","content":"find the github tools"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"s","name":"ToolSearch","input":{"query":"github"}}]},)";
+    const std::string call_expected = R"({"role":"user","content":"find the github tools"},
+              {"role":"assistant","content":"","tool_calls":[{"id":"s","type":"function","function":{"name":"ToolSearch","arguments":"{\"query\":\"github\"}"}}]},)";
+    SECTION("neighbouring references make one list") {
+        require_converts_to(body("[" + search_call + R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"s","content":[
+                {"type":"tool_reference","tool_name":"mcp__github__get_issue"},
+                {"type":"tool_reference","tool_name":"mcp__github__list_prs","cache_control":{"type":"ephemeral"}}]}]}])"),
+            expected("[" + call_expected + R"({"role":"tool","tool_call_id":"s","content":"Tools loaded: mcp__github__get_issue, mcp__github__list_prs"}])"));
+    }
+    SECTION("text around the references stays, in order") {
+        require_converts_to(body("[" + search_call + R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"s","content":[
+                {"type":"text","text":"2 matches"},
+                {"type":"tool_reference","tool_name":"Read"},
+                {"type":"text","text":"done"},
+                {"type":"tool_reference","tool_name":"Grep"}]}]}])"),
+            expected("[" + call_expected + R"({"role":"tool","tool_call_id":"s","content":"2 matches\n\nTools loaded: Read\n\ndone\n\nTools loaded: Grep"}])"));
+    }
+    SECTION("a name OpenAI would reject is named as the tool list sends it") {
+        const std::string long_name = "mcp__plugin_github_github__search_pull_requests_with_extended_filters_and_sorting";
+        auto converted = request_test::convert_ok(body("[" + search_call + R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"s","content":[
+                {"type":"tool_reference","tool_name":")" + long_name + R"("}]}]}])"));
+        const std::string short_name = msgbridge::detail::shorten_tool_name(long_name);
+        CHECK(converted.body.find(R"("content":"Tools loaded: )" + short_name + R"(")") != std::string::npos);
+        CHECK(converted.warnings.empty());
+    }
+    SECTION("a reference without tool_name is refused with its path") {
+        request_test::require_error(body("[" + search_call + R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"s","content":[
+                {"type":"tool_reference"}]}]}])"), "messages.2.content.0.content.0.tool_name: required");
     }
 }

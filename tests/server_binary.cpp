@@ -338,4 +338,23 @@ TEST_CASE("binary: body floods, a gzip body and a thousand slow sockets leave th
     INFO("proxy RSS at start " << baseline_kib << " KiB, peak " << peak_kib << " KiB");
     CHECK(peak_kib < baseline_kib + 96 * 1024);
     CHECK(up.requests().size() == 1);
+TEST_CASE("binary: MODEL_MAP is printed at start-up; a bad entry exits 2 naming it", "[server][binary]") {
+    {
+        child_process proxy({binary}, {"ADDR=127.0.0.1:0", "UPSTREAM_URL=http://127.0.0.1:9/v1/chat/completions",
+                                       "MODEL_MAP=claude-sonnet-*=z-ai/glm5, claude-haiku-*=minimaxai/minimax-m2.1",
+                                       "DEFAULT_MODEL=z-ai/glm5"});
+        REQUIRE(proxy.port() > 0);
+        CHECK(proxy.output().find("model mapping: claude-sonnet-* -> z-ai/glm5, claude-haiku-* -> minimaxai/minimax-m2.1 "
+                                  "(from MODEL_MAP); other claude* names -> z-ai/glm5 (from DEFAULT_MODEL)") !=
+              std::string::npos);
+        proxy.signal(SIGINT);
+        CHECK(proxy.wait() == 0);
+    }
+    {
+        child_process bad({binary}, {"ADDR=127.0.0.1:0", "MODEL_MAP=claude-sonnet-*=z-ai/glm5,claude-haiku-*"});
+        CHECK(bad.wait() == 2);
+        const auto text = bad.output();
+        CHECK(text.find("MODEL_MAP entry 2 'claude-haiku-*'") != std::string::npos);
+        CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+    }
 }

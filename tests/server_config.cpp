@@ -43,6 +43,14 @@ std::string error_of(const std::function<void()>& f) {
     return "";
 }
 
+proxy::config config_from_env(std::map<std::string, std::string> vars) {
+    return proxy::load_config(env_of(std::move(vars)));
+}
+
+std::string config_error_of(std::map<std::string, std::string> vars) {
+    return error_of([&] { (void)config_from_env(std::move(vars)); });
+}
+
 }  // namespace
 
 TEST_CASE("config: defaults are the Go original's", "[server][config]") {
@@ -284,4 +292,63 @@ TEST_CASE("config: the upstream URL and CA file are checked at start, never echo
         message = error_of([&] { (void)proxy::load_config(env_of({{"UPSTREAM_CA_FILE", not_pem.path}})); });
         CHECK(message.find("no PEM certificate") != std::string::npos);
     }
+}
+
+TEST_CASE("config: MODEL_MAP and DEFAULT_MODEL from the environment", "[server][config]") {
+    SECTION("globs in order, spaces trimmed, the same semantics as model_map") {
+        auto cfg = config_from_env({{"MODEL_MAP", " claude-sonnet-*=z-ai/glm5 , claude-haiku-*=minimaxai/minimax-m2.1"},
+                                    {"DEFAULT_MODEL", "moonshotai/kimi-k2.5"}});
+        REQUIRE(cfg.request.model_map.size() == 2);
+        CHECK(cfg.request.model_map[0].pattern == "claude-sonnet-*");
+        CHECK(cfg.request.model_map[0].upstream_model == "z-ai/glm5");
+        CHECK(cfg.request.model_map[1].pattern == "claude-haiku-*");
+        CHECK(cfg.request.model_map[1].upstream_model == "minimaxai/minimax-m2.1");
+        CHECK(msgbridge::map_model(cfg.request, "claude-haiku-4-5-20251001") == "minimaxai/minimax-m2.1");
+        CHECK(msgbridge::map_model(cfg.request, "claude-opus-4-6[1m]") == "moonshotai/kimi-k2.5");
+        CHECK(msgbridge::map_model(cfg.request, "z-ai/glm4.7") == "z-ai/glm4.7");
+        CHECK(proxy::describe_model_mapping(cfg) ==
+              "model mapping: claude-sonnet-* -> z-ai/glm5, claude-haiku-* -> minimaxai/minimax-m2.1 (from MODEL_MAP); "
+              "other claude* names -> moonshotai/kimi-k2.5 (from DEFAULT_MODEL)");
+    }
+    SECTION("MODEL_MAP replaces config.json's model_map entirely; DEFAULT_MODEL its default_model") {
+        temp_file file(R"({"model_map":{"claude-opus-*":"moonshotai/kimi-k2.5","claude-*":"z-ai/glm4.7"},
+                           "default_model":"z-ai/glm4.7"})");
+        const std::string& name = file.path;
+        auto from_file = config_from_env({{"CONFIG_PATH", name}});
+        CHECK(from_file.request.model_map.size() == 2);
+        CHECK(proxy::describe_model_mapping(from_file).find("(from " + name + ": model_map)") !=
+              std::string::npos);
+        auto cfg = config_from_env({{"CONFIG_PATH", name}, {"MODEL_MAP", "claude-sonnet-*=z-ai/glm5"},
+                                    {"DEFAULT_MODEL", "minimaxai/minimax-m2.1"}});
+        REQUIRE(cfg.request.model_map.size() == 1);
+        CHECK(cfg.request.model_map[0].pattern == "claude-sonnet-*");
+        CHECK(cfg.request.default_model == "minimaxai/minimax-m2.1");
+        CHECK(msgbridge::map_model(cfg.request, "claude-opus-4-6") == "minimaxai/minimax-m2.1");
+    }
+    SECTION("no mapping at all says how to add one") {
+        auto cfg = config_from_env({});
+        CHECK(proxy::describe_model_mapping(cfg).find("none, client model names go upstream unchanged (set MODEL_MAP or "
+                                                      "DEFAULT_MODEL") != std::string::npos);
+    }
+    SECTION("bad syntax is a configuration error naming the entry") {
+        CHECK(config_error_of({{"MODEL_MAP", "claude-sonnet-*=z-ai/glm5,claude-haiku-*"}}) ==
+              "MODEL_MAP entry 2 'claude-haiku-*': expected client-pattern=upstream-model, e.g. claude-sonnet-*=z-ai/glm5");
+        CHECK(config_error_of({{"MODEL_MAP", "claude-sonnet-*=z-ai/glm5,,x=y"}}) ==
+              "MODEL_MAP entry 2 is empty (a stray comma?)");
+        CHECK(config_error_of({{"MODEL_MAP", "=z-ai/glm5"}}) ==
+              "MODEL_MAP entry 1 '=z-ai/glm5': the client model pattern before '=' is empty");
+        CHECK(config_error_of({{"MODEL_MAP", "claude-*= "}}) ==
+              "MODEL_MAP entry 1 'claude-*=': the upstream model after '=' is empty");
+        CHECK(config_error_of({{"MODEL_MAP", "claude-*=a=b"}}) == "MODEL_MAP entry 1 'claude-*=a=b': more than one '='");
+    }
+}
+
+TEST_CASE("config: FORWARD_USER_ID and forward_user_id", "[server][config]") {
+    CHECK(config_from_env({}).request.forward_user_id == msgbridge::user_id_forwarding::off);
+    CHECK(config_from_env({{"FORWARD_USER_ID", "hash"}}).request.forward_user_id == msgbridge::user_id_forwarding::hash);
+    CHECK(config_from_env({{"FORWARD_USER_ID", "as_is"}}).request.forward_user_id == msgbridge::user_id_forwarding::as_is);
+    CHECK(config_error_of({{"FORWARD_USER_ID", "yes"}}) == "FORWARD_USER_ID: unknown value 'yes' (expected off, as_is or hash)");
+    proxy::config cfg;
+    proxy::apply_config_json(R"({"forward_user_id":"hash"})", "config.json", cfg);
+    CHECK(cfg.request.forward_user_id == msgbridge::user_id_forwarding::hash);
 }

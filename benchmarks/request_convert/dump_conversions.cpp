@@ -79,7 +79,7 @@ std::vector<msgbridge::request_options> option_sets() {
     narrow.parallel_tool_calls = false;
     narrow.top_k = false;
     narrow.stream_usage = false;
-    narrow.late_system_as_user = true;
+    narrow.late_system = msgbridge::late_system_placement::user_turn;
     narrow.extra_body = R"({"chat_template_kwargs":{"enable":1},"temperature":0.5,"stop":null})";
     strict.profiles.push_back(narrow);
     sets.push_back(strict);

@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
 
     msgbridge::request_options options;
     options.default_model = "z-ai/glm5";
+    // The baseline copies metadata.user_id as `user`: the same work on both sides.
+    options.forward_user_id = msgbridge::user_id_forwarding::as_is;
     msgbridge::request_converter converter(options);
     bench::dom_baseline baseline;
 

@@ -25,6 +25,15 @@ enum class reasoning_control {
     chat_template_kwargs,  ///< `chat_template_kwargs: {"thinking": true|false}` (vLLM / NIM templates)
 };
 
+/// Where a `system` turn that follows other messages goes (Claude Code sends
+/// one on most turns). Several chat templates reject a system message that is
+/// not the first. See docs/request-mapping.md.
+enum class late_system_placement {
+    in_place,        ///< a `system` message where the turn was
+    user_turn,       ///< a user text part `System guidance:\n\n…`, where the turn was
+    leading_system,  ///< appended to the one system message at the start
+};
+
 /// What one upstream model accepts and needs. Matched against the upstream
 /// model name; `match` may be a glob (`*`, `?`). See docs/models.md.
 struct model_profile {
@@ -38,7 +47,7 @@ struct model_profile {
     bool parallel_tool_calls = true;     ///< false: never send `parallel_tool_calls`
     bool top_k = true;                   ///< false: leave `top_k` out
     bool stream_usage = true;            ///< send `stream_options.include_usage`
-    bool late_system_as_user = false;    ///< a `system` turn after the first becomes a user message
+    late_system_placement late_system = late_system_placement::in_place;  ///< a `system` turn after other messages
     bool think_tags_in_content = false;  ///< response: leading `<think>…</think>` text is reasoning
     std::string extra_body;              ///< JSON object whose members are merged into the request
     std::string thinking_kwarg = "thinking";  ///< the `chat_template_kwargs` key that switches thinking
@@ -59,6 +68,14 @@ enum class server_tool_policy {
     reject,             ///< answer invalid_request_error
 };
 
+/// What becomes of `metadata.user_id`, which Claude Code fills with its
+/// device and session ids.
+enum class user_id_forwarding {
+    off,    ///< not sent upstream
+    as_is,  ///< sent as OpenAI's `user`, exactly as the client wrote it
+    hash,   ///< sent as `user`: 16 hex digits of its FNV-1a 64 hash, to group requests, not to hide the id
+};
+
 /// Options for the request converter; everything defaults to what Claude Code
 /// against NVIDIA's endpoint needs.
 struct request_options {
@@ -68,6 +85,7 @@ struct request_options {
     bool drop_billing_header = true;      ///< leave out Claude Code's `x-anthropic-billing-header:` system block
     bool forward_deferred_tools = true;   ///< tools marked `defer_loading` are sent like any other
     server_tool_policy server_tools = server_tool_policy::drop_with_warning;
+    user_id_forwarding forward_user_id = user_id_forwarding::off;  ///< identifiers leave only when asked
 };
 
 /// Profiles shipped for the NVIDIA models named in the README plus a
@@ -76,6 +94,10 @@ struct request_options {
 
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one byte).
 [[nodiscard]] inline bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+/// The upstream model `client_model` becomes: the first `model_map` match,
+/// else `default_model` for a name starting with `claude`, else the name itself.
+[[nodiscard]] inline std::string_view map_model(const request_options& options, std::string_view client_model) noexcept;
 
 /// The first profile in `profiles` whose `match` fits `upstream_model`;
 /// a conservative default when none does.

@@ -86,6 +86,7 @@ struct recorded {
     std::string body;
     int remote_port = 0;  ///< the proxy's side of the connection: equal ports, reused connection
     std::vector<std::pair<std::string, std::string>> headers;  ///< every header, as received
+    std::string method;  ///< POST for chat/completions, GET for the model list
 };
 
 /// What the mock answers.
@@ -130,6 +131,7 @@ public:
         // Without it a response written in two pieces waits for the peer's delayed ACK (~40 ms).
         server_->set_tcp_nodelay(true);
         server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        server_->Get(".*", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
         port_ = server_->bind_to_any_port("127.0.0.1");
         // 0.11.4 listens with a backlog of 5; the concurrency tests open hundreds of connections at once.
         ::listen(static_cast<int>(port_socket()), 1024);
@@ -194,7 +196,7 @@ private:
 
     void serve(const httplib::Request& req, httplib::Response& res) {
         recorded r{req.path, req.get_header_value("Authorization"), req.get_header_value("Accept"), req.body,
-                   req.remote_port, {req.headers.begin(), req.headers.end()}};
+                   req.remote_port, {req.headers.begin(), req.headers.end()}, req.method};
         std::size_t index;
         {
             std::lock_guard<std::mutex> lock(mutex_);

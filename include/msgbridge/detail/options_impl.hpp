@@ -44,6 +44,9 @@ inline model_profile conservative_profile() {
     profile.vision = false;
     profile.top_k = false;
     profile.file_parts = false;
+    // The one placement every chat template accepts that also keeps the
+    // conversation's prefix (and so the upstream's prompt cache) unchanged.
+    profile.late_system = late_system_placement::user_turn;
     return profile;
 }
 
@@ -89,6 +92,14 @@ inline std::vector<model_profile> default_profiles() {
 
     profiles.push_back(detail::conservative_profile());
     return profiles;
+}
+
+inline std::string_view map_model(const request_options& options, std::string_view client_model) noexcept {
+    for (const auto& alias : options.model_map) {
+        if (glob_match(alias.pattern, client_model)) return alias.upstream_model;
+    }
+    if (!options.default_model.empty() && client_model.substr(0, 6) == "claude") return options.default_model;
+    return client_model;
 }
 
 inline const model_profile& find_profile(const std::vector<model_profile>& profiles,

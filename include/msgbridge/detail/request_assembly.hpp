@@ -116,17 +116,7 @@ inline bool request_engine::read_model(od::object& top, converted_request& out) 
     if (model.empty()) return fail("model", "must not be empty");
     context_->client_model.assign(model.data(), model.size());
 
-    std::string_view upstream = model;
-    bool mapped = false;
-    for (const auto& alias : options_.model_map) {
-        if (glob_match(alias.pattern, model)) {
-            upstream = alias.upstream_model;
-            mapped = true;
-            break;
-        }
-    }
-    if (!mapped && !options_.default_model.empty() && model.substr(0, 6) == "claude")
-        upstream = options_.default_model;
+    const std::string_view upstream = map_model(options_, model);
     out.upstream_model.assign(upstream.data(), upstream.size());
 
     select_profile(out.upstream_model);
@@ -257,9 +247,13 @@ inline bool request_engine::convert_metadata(od::value value) {
         if (key_is(key, "user_id")) {
             std::string_view user;
             if (!raw_string(field_value, "user_id", user)) return false;
-            if (user.data() != nullptr && emit("user")) {
-                top_.key("user");
+            if (user.data() == nullptr || options_.forward_user_id == user_id_forwarding::off || !emit("user"))
+                return true;
+            top_.key("user");
+            if (options_.forward_user_id == user_id_forwarding::as_is) {
                 top_.raw_string(quoted(user));
+            } else {
+                top_.string(fnv1a64_hex(unescape_json_string(user)));
             }
         } else {
             left_out_.ignored_fields.push_back("metadata." + unescape_json_string(raw_key_content(key)));

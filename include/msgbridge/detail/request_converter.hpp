@@ -90,6 +90,7 @@ private:
     bool for_each_nested_block(od::array blocks, Each&& each);
     bool capture_content(od::value value);
     void add_tool_text(std::string_view text, piece_kind kind);
+    void add_tool_reference(std::string_view escaped_name, bool continues_list);
     bool user_block(block_fields& block, std::size_t parts_before, std::size_t pieces_before);
     bool assistant_block(block_fields& block);
     bool source_present(const block_fields& block);

@@ -45,6 +45,8 @@ inline bool request_engine::capture_block(od::value value, block_fields& block, 
                     if (!raw_string(v, "tool_use_id", block.tool_use_id)) return false;
                 } else if (key_is(key, "title")) {
                     if (!raw_string(v, "title", block.title)) return false;
+                } else if (key_is(key, "tool_name")) {
+                    if (!raw_string(v, "tool_name", block.tool_name)) return false;
                 }
                 break;
             case 'i':

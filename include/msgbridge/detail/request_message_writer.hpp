@@ -157,6 +157,9 @@ inline void request_engine::write_tool_message(const block_fields& block) {
     messages_.begin_string();
     // OpenAI's tool message has no error flag; the model must still see it.
     if (block.is_error) messages_.string_piece("Error: ");
+    // Chat templates and strict servers reject a tool message without
+    // content; a result that had none (or only images) still says so.
+    if (pending_.tool_pieces.empty()) messages_.string_piece("(no text content)");
     write_pieces(messages_, pending_.tool_pieces.data(), pending_.tool_pieces.size());
     messages_.end_string();
     messages_.end_object();

@@ -120,10 +120,11 @@ inline bool request_engine::convert_message(od::value value, std::size_t index) 
 }
 
 // Claude Code puts system turns between user turns. In place, unless the
-// model's chat template rejects a system message after the first.
+// model's chat template rejects a system message after the first: then in a
+// user turn, or in the leading system message.
 inline bool request_engine::convert_system_turn(od::value content, od::json_type type) {
-    const bool as_user =
-        profile_->late_system_as_user && (pending_.wrote_non_system || pending_.role != message_role::none);
+    const bool late = pending_.wrote_non_system || pending_.role != message_role::none;
+    const late_system_placement placement = late ? profile_->late_system : late_system_placement::in_place;
     std::vector<piece>& collected = pending_.tool_pieces;
     collected.clear();
     if (type == od::json_type::string) {
@@ -150,7 +151,10 @@ inline bool request_engine::convert_system_turn(od::value content, od::json_type
     }
     for (const auto& item : collected) estimate_.text_bytes += item.text.size();
     if (collected.empty()) return true;
-    if (as_user) {
+    if (placement == late_system_placement::leading_system) {
+        if (!system_pieces_.empty()) system_pieces_.push_back({paragraph, piece_kind::plain});
+        system_pieces_.insert(system_pieces_.end(), collected.begin(), collected.end());
+    } else if (placement == late_system_placement::user_turn) {
         begin_turn(message_role::user);
         touch();
         const auto first = static_cast<std::uint32_t>(pending_.pieces.size());
@@ -221,11 +225,18 @@ inline bool request_engine::capture_content(od::value value) {
     if (type != od::json_type::array) return fail({}, "must be a string or an array of content blocks");
     od::array blocks;
     if (auto code = value.get_array().get(blocks)) return fail_json(code, {}, {});
+    bool listing_tools = false;  // the block before was a tool_reference too
     return for_each_nested_block(blocks, [&](const block_fields& inner) {
+        const bool continues_list = listing_tools;
+        listing_tools = inner.type == block_type::tool_reference;
         switch (inner.type) {
             case block_type::text:
                 if (inner.text.data() == nullptr) return fail("text", "required");
                 add_text(inner.text);
+                return true;
+            case block_type::tool_reference:
+                if (inner.tool_name.data() == nullptr) return fail("tool_name", "required");
+                add_tool_reference(inner.tool_name, continues_list);
                 return true;
             case block_type::image:
                 return image_part(inner, true);
@@ -241,6 +252,27 @@ inline bool request_engine::capture_content(od::value value) {
         left_out_.dropped_blocks.emplace_back(inner.type_name);
         return true;
     });
+}
+
+// ToolSearch answers with tool_reference blocks, which make deferred tools
+// available on Anthropic's side. The upstream already has every tool (see
+// forward_deferred_tools) but must still be told which ones were found, under
+// the names it knows them by; neighbouring references make one list.
+inline void request_engine::add_tool_reference(std::string_view escaped_name, bool continues_list) {
+    if (continues_list) {
+        pending_.tool_pieces.push_back({", ", piece_kind::plain});
+    } else {
+        add_tool_text("Tools loaded: ", piece_kind::plain);
+    }
+    std::string shortened;
+    const std::string_view name = upstream_tool_name(escaped_name, shortened);
+    if (shortened.empty()) {
+        pending_.tool_pieces.push_back({name, piece_kind::escaped});
+    } else {
+        pending_.referenced_names.push_back(std::move(shortened));
+        pending_.tool_pieces.push_back({pending_.referenced_names.back(), piece_kind::plain});
+    }
+    estimate_.text_bytes += escaped_name.size();
 }
 
 inline bool request_engine::user_block(block_fields& block, std::size_t parts_before, std::size_t pieces_before) {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,7 @@ enum class block_type : std::uint8_t {
     tool_result,
     thinking,
     redacted_thinking,
+    tool_reference,
     unknown
 };
 
@@ -72,6 +74,7 @@ inline block_type decode_block_type(std::string_view name) noexcept {
     if (name == "image") return block_type::image;
     if (name == "document") return block_type::document;
     if (name == "redacted_thinking") return block_type::redacted_thinking;
+    if (name == "tool_reference") return block_type::tool_reference;
     return block_type::unknown;
 }
 
@@ -80,7 +83,7 @@ inline block_type decode_block_type(std::string_view name) noexcept {
 struct block_fields {
     block_type type = block_type::missing;
     std::string_view type_name;  // decoded
-    std::string_view text, thinking, id, name, tool_use_id, data, title, context;  // escaped
+    std::string_view text, thinking, id, name, tool_use_id, data, title, context, tool_name;  // escaped
     std::string_view input;                                                        // raw JSON
     bool has_input = false;
     bool is_error = false;
@@ -105,6 +108,9 @@ struct pending_message {
     std::size_t calls_used = 0;
     std::size_t turn_first_part = 0;  // where this turn's parts start, when it merges into earlier ones
     std::vector<piece> tool_pieces;   // text of the tool_result (or system turn) being read
+    // Shortened tool names a tool_reference piece points to; a deque, so
+    // that adding one never moves the others.
+    std::deque<std::string> referenced_names;
     bool wrote_message = false;
     bool wrote_non_system = false;
 
@@ -115,6 +121,7 @@ struct pending_message {
         reasoning.clear();
         calls_used = 0;
         turn_first_part = 0;
+        referenced_names.clear();
         wrote_message = wrote_non_system = false;
     }
 };

@@ -391,6 +391,21 @@ inline std::uint64_t fnv1a64(std::string_view text) noexcept {
     return hash;
 }
 
+/// The first `digits` hex digits of `hash`, most significant first.
+inline void append_hex_digits(std::string& out, std::uint64_t hash, std::size_t digits) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < digits; ++i) out.push_back(hex[(hash >> (60 - 4 * i)) & 0xF]);
+}
+
+/// fnv1a64 as 16 hex digits: a stable tag for grouping, not a secret (an id
+/// from a small set is found again by hashing every candidate).
+inline std::string fnv1a64_hex(std::string_view text) {
+    std::string out;
+    out.reserve(16);
+    append_hex_digits(out, fnv1a64(text), 16);
+    return out;
+}
+
 inline bool is_openai_name_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
@@ -411,7 +426,6 @@ inline bool valid_openai_name(std::string_view name) noexcept {
 /// replaced by `_`), `_`, and 12 hex digits of the name's hash. Deterministic,
 /// so tool definitions, tool_choice and history agree without a shared table.
 inline std::string shorten_tool_name(std::string_view name) {
-    static constexpr char hex[] = "0123456789abcdef";
     constexpr std::size_t hash_digits = 12;
     constexpr std::size_t prefix_limit = openai_name_limit - hash_digits - 1;
     std::string out;
@@ -420,10 +434,7 @@ inline std::string shorten_tool_name(std::string_view name) {
         out.push_back(is_openai_name_char(name[i]) ? name[i] : '_');
     }
     out.push_back('_');
-    std::uint64_t hash = fnv1a64(name);
-    for (std::size_t i = 0; i < hash_digits; ++i) {
-        out.push_back(hex[(hash >> (60 - 4 * i)) & 0xF]);
-    }
+    append_hex_digits(out, fnv1a64(name), hash_digits);
     return out;
 }
 
