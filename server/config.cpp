@@ -40,6 +40,35 @@ void add_key(std::vector<std::string>& keys, std::string_view raw) {
     keys.push_back(std::move(key));
 }
 
+void add_comma_separated_keys(std::vector<std::string>& keys, std::string_view list) {
+    while (true) {
+        const std::size_t comma = list.find(',');
+        add_key(keys, list.substr(0, comma));
+        if (comma == std::string_view::npos) return;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+// PROVIDER_API_KEYS_FILE: one key a line or comma-separated; `#` comments.
+void add_keys_file_keys(std::vector<std::string>& keys, std::string_view text) {
+    while (true) {
+        const std::size_t newline = text.find('\n');
+        const std::string_view line = text.substr(0, newline);
+        add_comma_separated_keys(keys, line.substr(0, line.find('#')));
+        if (newline == std::string_view::npos) return;
+        text.remove_prefix(newline + 1);
+    }
+}
+
+// The whole file named by `setting`, or a config_error saying why it cannot be read.
+std::string read_setting_file(const std::string& setting, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(setting + ": cannot read '" + path + "': " + std::strerror(errno));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) fail(setting + ": cannot read '" + path + "'");
+    return text;
+}
+
 // Strict: digits only, no sign, no trailing text; "12abc" is an error, not 12.
 std::uint64_t parse_unsigned(const std::string& name, const std::string& text, std::uint64_t min,
                              std::uint64_t max) {
@@ -251,9 +280,7 @@ void check_upstream_url(const std::string& url) {
 // A CA bundle that cannot be read would only show at the first request, as a
 // TLS failure with every key: say so at start instead.
 void check_ca_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("UPSTREAM_CA_FILE/ca_cert_file: cannot read '" + path + "': " + std::strerror(errno));
-    std::string head((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string head = read_setting_file("UPSTREAM_CA_FILE/ca_cert_file", path);
     if (head.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
         fail("UPSTREAM_CA_FILE/ca_cert_file: '" + path + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
 }
@@ -427,6 +454,12 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
 
     // Environment overrides, the Go original's names.
     if (auto keys = get("PROVIDER_API_KEYS")) cfg.key_sources.provider_api_keys = *keys;
+    if (auto file = get("PROVIDER_API_KEYS_FILE")) {
+        if (!cfg.key_sources.provider_api_keys.empty())
+            fail("PROVIDER_API_KEYS and PROVIDER_API_KEYS_FILE are both set: give the keys in one of them");
+        cfg.keys_file = trim(*file);
+        cfg.key_sources.provider_api_keys_file = read_setting_file("PROVIDER_API_KEYS_FILE", cfg.keys_file);
+    }
     if (auto key = get("PROVIDER_API_KEY")) cfg.key_sources.provider_api_key = *key;
     if (auto v = get("KEY_ROTATION")) cfg.key_rotation = parse_rotation_setting("KEY_ROTATION", *v);
     if (auto v = get("UPSTREAM_URL")) cfg.upstream_url = trim(*v);
@@ -458,13 +491,38 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);
     cfg.keys_from = collected.source;
+    // A file caught half-written must not fall back to other keys silently.
+    if (!cfg.keys_file.empty() && cfg.keys_from != key_source::provider_api_keys_file)
+        fail("PROVIDER_API_KEYS_FILE: '" + cfg.keys_file + "' holds no keys");
     return cfg;
+}
+
+std::vector<std::string> keep_startup_settings(const config& running, config& reloaded) {
+    std::vector<std::string> differed;
+    const auto keep = [&](auto& value, const auto& running_value, const char* name) {
+        if (value == running_value) return;
+        value = running_value;
+        differed.emplace_back(name);
+    };
+    // Compared as parsed: `:3001` and `0.0.0.0:3001` are one address.
+    if (reloaded.listen_host != running.listen_host || reloaded.listen_port != running.listen_port)
+        differed.emplace_back("ADDR/addr");
+    reloaded.addr = running.addr;
+    reloaded.listen_host = running.listen_host;
+    reloaded.listen_port = running.listen_port;
+    keep(reloaded.max_connections, running.max_connections, "MAX_CONNECTIONS/max_connections");
+    keep(reloaded.max_body_bytes, running.max_body_bytes, "MAX_BODY_BYTES/max_body_bytes");
+    keep(reloaded.keep_alive_timeout_seconds, running.keep_alive_timeout_seconds, "keep_alive_timeout_seconds");
+    keep(reloaded.client_read_timeout_seconds, running.client_read_timeout_seconds,
+         "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds");
+    return differed;
 }
 
 std::string_view to_string(key_source source) noexcept {
     switch (source) {
         case key_source::none: return "none";
         case key_source::provider_api_keys: return "PROVIDER_API_KEYS";
+        case key_source::provider_api_keys_file: return "PROVIDER_API_KEYS_FILE";
         case key_source::provider_api_key: return "PROVIDER_API_KEY";
         case key_source::nvidia_keys: return "nvidia_keys";
         case key_source::nvidia_key: return "nvidia_key";
@@ -474,15 +532,14 @@ std::string_view to_string(key_source source) noexcept {
 
 collected_keys collect_keys(const key_sources& sources) {
     collected_keys out;
-    std::string_view list = sources.provider_api_keys;
-    while (true) {
-        const std::size_t comma = list.find(',');
-        add_key(out.keys, list.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
+    add_comma_separated_keys(out.keys, sources.provider_api_keys);
     if (!out.keys.empty()) {
         out.source = key_source::provider_api_keys;
+        return out;
+    }
+    add_keys_file_keys(out.keys, sources.provider_api_keys_file);
+    if (!out.keys.empty()) {
+        out.source = key_source::provider_api_keys_file;
         return out;
     }
     add_key(out.keys, sources.provider_api_key);
@@ -512,6 +569,8 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   CONFIG_PATH                     config file (default config.json; a missing default file is fine)
   PROVIDER_API_KEY                one upstream key (overrides nvidia_key)
   PROVIDER_API_KEYS               comma-separated upstream keys for rotation (overrides nvidia_keys)
+  PROVIDER_API_KEYS_FILE          file of upstream keys (one a line, # comments), instead of PROVIDER_API_KEYS;
+                                  re-read on SIGHUP
   KEY_ROTATION                    round_robin (default), random, least_used
   UPSTREAM_URL                    overrides nvidia_url
                                   (default https://integrate.api.nvidia.com/v1/chat/completions)

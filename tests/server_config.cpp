@@ -8,42 +8,14 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
+#include "support/config_test_support.hpp"
 
-namespace {
-
-proxy::env_lookup env_of(std::map<std::string, std::string> vars) {
-    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-        auto it = vars.find(name);
-        if (it == vars.end()) return std::nullopt;
-        return it->second;
-    };
-}
-
-struct temp_file {
-    std::string path;
-    explicit temp_file(const std::string& text) {
-        char name[] = "/tmp/server_config_XXXXXX";
-        int fd = mkstemp(name);
-        REQUIRE(fd >= 0);
-        close(fd);
-        path = name;
-        std::ofstream(path) << text;
-    }
-    ~temp_file() { std::remove(path.c_str()); }
-};
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const proxy::config_error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-}  // namespace
+using config_test::env_of;
+using config_test::error_of;
+using config_test::temp_file;
 
 TEST_CASE("config: defaults are the Go original's", "[server][config]") {
     // A missing default config.json is fine: the environment may supply everything.
@@ -283,5 +255,31 @@ TEST_CASE("config: the upstream URL and CA file are checked at start, never echo
         temp_file not_pem("just text");
         message = error_of([&] { (void)proxy::load_config(env_of({{"UPSTREAM_CA_FILE", not_pem.path}})); });
         CHECK(message.find("no PEM certificate") != std::string::npos);
+    }
+}
+
+TEST_CASE("config: a reload keeps the settings bound at start and names those it tried to change", "[server][config]") {
+    const auto running = proxy::load_config(env_of({{"CONFIG_PATH", ""}, {"ADDR", "127.0.0.1:0"}}));
+    SECTION("the same address spelled another way is no change") {
+        auto reloaded = proxy::load_config(env_of({{"CONFIG_PATH", ""}, {"ADDR", "127.0.0.1:00"}}));
+        CHECK(proxy::keep_startup_settings(running, reloaded).empty());
+    }
+    SECTION("each changed one is named and keeps its running value; reloadable ones change") {
+        const temp_file file(R"({"addr": ":4000", "max_connections": 7, "max_body_bytes": 4096,
+                                 "keep_alive_timeout_seconds": 9, "client_read_timeout_seconds": 11,
+                                 "upstream_timeout_seconds": 12})");
+        auto reloaded = proxy::load_config(env_of({}), file.path);
+        CHECK(proxy::keep_startup_settings(running, reloaded) ==
+              std::vector<std::string>{"ADDR/addr", "MAX_CONNECTIONS/max_connections", "MAX_BODY_BYTES/max_body_bytes",
+                                       "keep_alive_timeout_seconds",
+                                       "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds"});
+        CHECK(reloaded.addr == "127.0.0.1:0");
+        CHECK(reloaded.listen_host == "127.0.0.1");
+        CHECK(reloaded.listen_port == 0);
+        CHECK(reloaded.max_connections == running.max_connections);
+        CHECK(reloaded.max_body_bytes == running.max_body_bytes);
+        CHECK(reloaded.keep_alive_timeout_seconds == running.keep_alive_timeout_seconds);
+        CHECK(reloaded.client_read_timeout_seconds == running.client_read_timeout_seconds);
+        CHECK(reloaded.upstream_timeout_seconds == 12);
     }
 }
