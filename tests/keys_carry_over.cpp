@@ -12,16 +12,12 @@ using namespace std::chrono_literals;
 using msgbridge::acquire_status;
 using msgbridge::key_outcome;
 using msgbridge::key_pool;
-using msgbridge::key_set;
-using msgbridge::rotation;
-using keys_test::fake_clock;
-using keys_test::fake_time_options;
 using keys_test::test_key;
 
 namespace {
 // The key at `index` alone, with every other key of `pool` marked tried.
 msgbridge::acquire_result acquire_only(key_pool& pool, std::size_t index) {
-    key_set others;
+    msgbridge::key_set others;
     for (std::size_t i = 0; i < pool.size(); ++i) {
         if (i != index) others.insert(i);
     }
@@ -30,8 +26,8 @@ msgbridge::acquire_result acquire_only(key_pool& pool, std::size_t index) {
 }  // namespace
 
 TEST_CASE("carry over: a pool replacing another keeps the state of the keys they share", "[keys]") {
-    fake_clock clock;
-    const auto options = fake_time_options(clock, rotation::round_robin);
+    keys_test::fake_clock clock;
+    const auto options = keys_test::fake_time_options(clock, msgbridge::rotation::round_robin);
     key_pool old_pool({test_key(0), test_key(1), test_key(2)}, options);
     acquire_only(old_pool, 0).lease.report(key_outcome::rate_limited, "120");
     acquire_only(old_pool, 1).lease.report(key_outcome::auth_failed);
