@@ -63,11 +63,11 @@ service::~service() {
 }
 
 void service::reload(const config& cfg, std::shared_ptr<upstream_transport> upstream) {
-    // Built outside the lock: requests keep taking the old generation meanwhile.
-    const generation running = settings();
-    auto next = std::make_shared<const settings_generation>(cfg, std::move(upstream), sink_, running.get());
+    // Built under the lock, so that two reloads never both start from the
+    // same generation; it copies settings and keys, nothing slow, and the
+    // transport comes built.
     std::lock_guard<std::mutex> lock(generation_mutex_);
-    current_ = std::move(next);
+    current_ = std::make_shared<const settings_generation>(cfg, std::move(upstream), sink_, current_.get());
 }
 
 std::shared_ptr<const settings_generation> service::settings() const {

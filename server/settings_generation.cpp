@@ -45,6 +45,8 @@ settings_generation::settings_generation(const config& settings, std::shared_ptr
       keys(cfg.keys, key_options_of(cfg)),
       request_converters(cfg.request),
       upstream{*transport, &keys, upstream_host_of(cfg.upstream_url), log} {
+    // What requests still running on `previous` report from now on stays
+    // there: at worst a key earns its cooldown once more in this pool.
     if (previous != nullptr) keys.carry_over_state(previous->keys);
 }
 
