@@ -150,12 +150,20 @@ TEST_CASE("reload: keys rotated through PROVIDER_API_KEYS_FILE without a restart
     REQUIRE_FALSE(ask(port).empty());
     CHECK(upstream.authorizations() ==
           std::vector<std::string>{"Bearer " + keys[0], "Bearer " + keys[1], "Bearer " + keys[2]});
+    // A client pasting keys into its prompt: the logged body redacts the new
+    // keys, and the one just removed too.
+    const auto pasted = client_of(port).Post(
+        "/v1/messages", mock::messages_body(false, "z-ai/glm4.7", 256, "keys " + keys[0] + " and " + keys[1]),
+        "application/json");
+    REQUIRE(pasted);
+    CHECK(pasted->status == 200);
+    CHECK(proxy.wait_for(R"("content":"keys )"));
 
     std::remove(key_file.path.c_str());
     proxy.signal(SIGHUP);
     REQUIRE(proxy.wait_for("reload refused: PROVIDER_API_KEYS_FILE: cannot read '" + key_file.path + "'"));
     REQUIRE_FALSE(ask(port).empty());
-    CHECK(upstream.authorizations().back() == "Bearer " + keys[1]);
+    CHECK(upstream.authorizations().back() == "Bearer " + keys[2]);
 
     proxy.signal(SIGTERM);
     CHECK(proxy.wait() == 0);
