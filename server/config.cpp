@@ -224,57 +224,21 @@ void parse_upstream_headers(const json_context& ctx, std::string_view key, eleme
     }
 }
 
+// Where the authority of `url` lies: after `scheme://` (or from the start),
+// up to the first `/`, `?` or `#` (RFC 3986, 3.2).
+std::pair<std::size_t, std::size_t> authority_span(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    return {start, std::min(url.find_first_of("/?#", start), url.size())};
+}
+
 // The URL as it may be shown: user:password@ replaced, so a mistake in the
 // setting never prints a credential.
 std::string url_for_message(const std::string& url) {
-    const auto scheme_end = url.find("://");
-    const std::size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    const std::size_t authority_end = std::min(url.find('/', authority_start), url.size());
-    const auto at = url.rfind('@', authority_end - 1);
-    if (at == std::string::npos || at < authority_start) return url;
-    return url.substr(0, authority_start) + "***@" + url.substr(at + 1);
-}
-
-// Checked at start, so that a typo never sends the keys somewhere else: a
-// port of 99999 would wrap to 34463 in the socket layer.
-void check_upstream_url(const std::string& url) {
-    const std::string setting = "UPSTREAM_URL/nvidia_url: '" + url_for_message(url) + "' ";
-    std::string_view rest = url;
-    if (rest.rfind("https://", 0) == 0) rest.remove_prefix(8);
-    else if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
-    else fail(setting + "is not an http:// or https:// URL");
-    for (const unsigned char c : url)
-        if (c <= 0x20 || c == 0x7f) fail(setting + "contains a space or a control character");
-    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-    if (authority.find('@') != std::string_view::npos)
-        fail(setting + "carries credentials (user:password@); they are not sent and would be logged: "
-                       "give the key as PROVIDER_API_KEY or nvidia_keys instead");
-    std::string_view host = authority;
-    std::string_view port;
-    if (!host.empty() && host.front() == '[') {
-        const auto close = host.find(']');
-        if (close == std::string_view::npos) fail(setting + "has an unclosed IPv6 address");
-        port = host.substr(close + 1);
-        host = host.substr(0, close + 1);
-        if (!port.empty()) {
-            if (port.front() != ':') fail(setting + "has text after the IPv6 address");
-            port.remove_prefix(1);
-            if (port.empty()) fail(setting + "has an empty port");
-        }
-    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-        port = host.substr(colon + 1);
-        host = host.substr(0, colon);
-        if (port.empty()) fail(setting + "has an empty port");
-    }
-    if (host.empty() || host == "[]") fail(setting + "has no host");
-    if (!port.empty()) {
-        unsigned long value = 0;
-        for (const char c : port) {
-            if (c < '0' || c > '9' || value > 65535) fail(setting + "has an invalid port (1-65535)");
-            value = value * 10 + static_cast<unsigned long>(c - '0');
-        }
-        if (value == 0 || value > 65535) fail(setting + "has an invalid port (1-65535)");
-    }
+    const auto [start, end] = authority_span(url);
+    const auto at = url.substr(start, end - start).rfind('@');
+    if (at == std::string::npos) return url;
+    return url.substr(0, start) + "***@" + url.substr(start + at + 1);
 }
 
 // A CA bundle that cannot be read would only show at the first request, as a
@@ -382,6 +346,57 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
     }
 }
 
+upstream_url parse_upstream_url(const std::string& url) {
+    const std::string setting = "UPSTREAM_URL/nvidia_url: '" + url_for_message(url) + "' ";
+    upstream_url out;
+    if (url.rfind("https://", 0) == 0) out.scheme = "https";
+    else if (url.rfind("http://", 0) == 0) out.scheme = "http";
+    else fail(setting + "is not an http:// or https:// URL");
+    for (const unsigned char c : url)
+        if (c <= 0x20 || c == 0x7f) fail(setting + "contains a space or a control character");
+    const auto [authority_start, authority_end] = authority_span(url);
+    const std::string_view authority = std::string_view(url).substr(authority_start, authority_end - authority_start);
+    if (authority.find('@') != std::string_view::npos)
+        fail(setting + "carries credentials (user:password@); they are not sent and would be logged: "
+                       "give the key as PROVIDER_API_KEY or nvidia_keys instead");
+    std::string_view host = authority;
+    std::string_view port;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) fail(setting + "has an unclosed IPv6 address");
+        port = host.substr(close + 1);
+        host = host.substr(0, close + 1);
+        if (!port.empty()) {
+            if (port.front() != ':') fail(setting + "has text after the IPv6 address");
+            port.remove_prefix(1);
+            if (port.empty()) fail(setting + "has an empty port");
+        }
+    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+        if (port.empty()) fail(setting + "has an empty port");
+    }
+    if (host.empty() || host == "[]") fail(setting + "has no host");
+    out.port = out.https() ? 443 : 80;
+    if (!port.empty()) {
+        // Checked here: a port of 99999 would wrap to 34463 in the socket layer.
+        unsigned long value = 0;
+        for (const char c : port) {
+            if (c < '0' || c > '9' || value > 65535) fail(setting + "has an invalid port (1-65535)");
+            value = value * 10 + static_cast<unsigned long>(c - '0');
+        }
+        if (value == 0 || value > 65535) fail(setting + "has an invalid port (1-65535)");
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    out.host = std::string(host);
+    out.authority = std::string(authority);
+    // The fragment is the client's own; it is never sent.
+    std::string_view target = std::string_view(url).substr(authority_end);
+    target = target.substr(0, target.find('#'));
+    out.path = (target.empty() || target.front() != '/' ? "/" : "") + std::string(target);
+    return out;
+}
+
 void parse_listen_addr(const std::string& addr, std::string& host, int& port) {
     std::string text = trim(addr);
     std::string host_part;
@@ -485,7 +500,8 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("DEFAULT_MODEL")) cfg.request.default_model = trim(*v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
 
-    check_upstream_url(cfg.upstream_url);
+    // Checked at start, so that a typo never sends the keys somewhere else.
+    (void)parse_upstream_url(cfg.upstream_url);
     if (!cfg.ca_cert_file.empty()) check_ca_file(cfg.ca_cert_file);
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
     auto collected = collect_keys(cfg.key_sources);

@@ -123,6 +123,23 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
 /// Parses one config.json text into `cfg` (exposed for tests). `origin` names the file in errors.
 void apply_config_json(const std::string& json_text, const std::string& origin, config& cfg);
 
+/// An upstream URL taken apart by parse_upstream_url.
+struct upstream_url {
+    std::string scheme;      ///< `http` or `https`
+    std::string host;        ///< as written; an IPv6 address keeps its brackets (`[::1]`)
+    std::uint16_t port = 0;  ///< as written, else the scheme's default (80, 443)
+    std::string authority;   ///< `host[:port]` as written: how messages name the upstream
+    std::string path;        ///< from the first `/` or `?`, query kept, fragment dropped; at least `/`
+    [[nodiscard]] bool https() const { return scheme == "https"; }
+};
+
+/// Takes an `http://` or `https://` URL apart. Throws `config_error` naming
+/// `UPSTREAM_URL/nvidia_url` (with any `user:password@` shown as `***@`) for
+/// a URL the proxy must not use: another scheme, a space or control
+/// character, credentials, no host, an unclosed IPv6 address, a port that is
+/// empty or outside 1-65535.
+upstream_url parse_upstream_url(const std::string& url);
+
 /// Settings bound when the server starts (listen address, connection cap,
 /// body limit, inbound timeouts) cannot follow a reload: copies them from
 /// `running` into `reloaded` and returns the names of those that differed.

@@ -28,13 +28,6 @@ msgbridge::key_pool_options key_options_of(const config& cfg) {
     return options;
 }
 
-std::string upstream_host_of(const std::string& url) {
-    auto start = url.find("://");
-    start = start == std::string::npos ? 0 : start + 3;
-    auto end = url.find('/', start);
-    return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
 }  // namespace
 
 settings_generation::settings_generation(const config& settings, std::shared_ptr<upstream_transport> upstream,
@@ -44,7 +37,7 @@ settings_generation::settings_generation(const config& settings, std::shared_ptr
       log(sink, secrets_of(cfg, previous)),
       keys(cfg.keys, key_options_of(cfg)),
       request_converters(cfg.request),
-      upstream{*transport, &keys, upstream_host_of(cfg.upstream_url), log} {
+      upstream{*transport, &keys, parse_upstream_url(cfg.upstream_url).authority, log} {
     // What requests still running on `previous` report from now on stays
     // there: at worst a key earns its cooldown once more in this pool.
     if (previous != nullptr) keys.carry_over_state(previous->keys);

@@ -25,6 +25,7 @@ struct settings_generation {
     /// `previous`: the generation this one replaces, null at start. The keys
     /// both hold keep their cooldowns and quarantines, and the previous keys
     /// stay redacted (a removed key may still show in an upstream's message).
+    /// Throws `config_error` for an upstream URL parse_upstream_url refuses.
     settings_generation(const config& settings, std::shared_ptr<upstream_transport> upstream, const logger& sink,
                         const settings_generation* previous = nullptr);
     settings_generation(const settings_generation&) = delete;
