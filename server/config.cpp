@@ -40,6 +40,35 @@ void add_key(std::vector<std::string>& keys, std::string_view raw) {
     keys.push_back(std::move(key));
 }
 
+void add_comma_separated_keys(std::vector<std::string>& keys, std::string_view list) {
+    while (true) {
+        const std::size_t comma = list.find(',');
+        add_key(keys, list.substr(0, comma));
+        if (comma == std::string_view::npos) return;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+// PROVIDER_API_KEYS_FILE: one key a line or comma-separated; `#` comments.
+void add_keys_file_keys(std::vector<std::string>& keys, std::string_view text) {
+    while (true) {
+        const std::size_t newline = text.find('\n');
+        const std::string_view line = text.substr(0, newline);
+        add_comma_separated_keys(keys, line.substr(0, line.find('#')));
+        if (newline == std::string_view::npos) return;
+        text.remove_prefix(newline + 1);
+    }
+}
+
+// The whole file named by `setting`, or a config_error saying why it cannot be read.
+std::string read_setting_file(const std::string& setting, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(setting + ": cannot read '" + path + "': " + std::strerror(errno));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) fail(setting + ": cannot read '" + path + "'");
+    return text;
+}
+
 // Strict: digits only, no sign, no trailing text; "12abc" is an error, not 12.
 std::uint64_t parse_unsigned(const std::string& name, const std::string& text, std::uint64_t min,
                              std::uint64_t max) {
@@ -239,65 +268,27 @@ void parse_upstream_headers(const json_context& ctx, std::string_view key, eleme
     }
 }
 
+// Where the authority of `url` lies: after `scheme://` (or from the start),
+// up to the first `/`, `?` or `#` (RFC 3986, 3.2).
+std::pair<std::size_t, std::size_t> authority_span(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    return {start, std::min(url.find_first_of("/?#", start), url.size())};
+}
+
 // The URL as it may be shown: user:password@ replaced, so a mistake in the
 // setting never prints a credential.
 std::string url_for_message(const std::string& url) {
-    const auto scheme_end = url.find("://");
-    const std::size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    const std::size_t authority_end = std::min(url.find('/', authority_start), url.size());
-    const auto at = url.rfind('@', authority_end - 1);
-    if (at == std::string::npos || at < authority_start) return url;
-    return url.substr(0, authority_start) + "***@" + url.substr(at + 1);
-}
-
-// Checked at start, so that a typo never sends the keys somewhere else: a
-// port of 99999 would wrap to 34463 in the socket layer.
-void check_upstream_url(const std::string& url) {
-    const std::string setting = "UPSTREAM_URL/nvidia_url: '" + url_for_message(url) + "' ";
-    std::string_view rest = url;
-    if (rest.rfind("https://", 0) == 0) rest.remove_prefix(8);
-    else if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
-    else fail(setting + "is not an http:// or https:// URL");
-    for (const unsigned char c : url)
-        if (c <= 0x20 || c == 0x7f) fail(setting + "contains a space or a control character");
-    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-    if (authority.find('@') != std::string_view::npos)
-        fail(setting + "carries credentials (user:password@); they are not sent and would be logged: "
-                       "give the key as PROVIDER_API_KEY or nvidia_keys instead");
-    std::string_view host = authority;
-    std::string_view port;
-    if (!host.empty() && host.front() == '[') {
-        const auto close = host.find(']');
-        if (close == std::string_view::npos) fail(setting + "has an unclosed IPv6 address");
-        port = host.substr(close + 1);
-        host = host.substr(0, close + 1);
-        if (!port.empty()) {
-            if (port.front() != ':') fail(setting + "has text after the IPv6 address");
-            port.remove_prefix(1);
-            if (port.empty()) fail(setting + "has an empty port");
-        }
-    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-        port = host.substr(colon + 1);
-        host = host.substr(0, colon);
-        if (port.empty()) fail(setting + "has an empty port");
-    }
-    if (host.empty() || host == "[]") fail(setting + "has no host");
-    if (!port.empty()) {
-        unsigned long value = 0;
-        for (const char c : port) {
-            if (c < '0' || c > '9' || value > 65535) fail(setting + "has an invalid port (1-65535)");
-            value = value * 10 + static_cast<unsigned long>(c - '0');
-        }
-        if (value == 0 || value > 65535) fail(setting + "has an invalid port (1-65535)");
-    }
+    const auto [start, end] = authority_span(url);
+    const auto at = url.substr(start, end - start).rfind('@');
+    if (at == std::string::npos) return url;
+    return url.substr(0, start) + "***@" + url.substr(start + at + 1);
 }
 
 // A CA bundle that cannot be read would only show at the first request, as a
 // TLS failure with every key: say so at start instead.
 void check_ca_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("UPSTREAM_CA_FILE/ca_cert_file: cannot read '" + path + "': " + std::strerror(errno));
-    std::string head((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string head = read_setting_file("UPSTREAM_CA_FILE/ca_cert_file", path);
     if (head.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
         fail("UPSTREAM_CA_FILE/ca_cert_file: '" + path + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
 }
@@ -405,6 +396,57 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
     }
 }
 
+upstream_url parse_upstream_url(const std::string& url) {
+    const std::string setting = "UPSTREAM_URL/nvidia_url: '" + url_for_message(url) + "' ";
+    upstream_url out;
+    if (url.rfind("https://", 0) == 0) out.scheme = "https";
+    else if (url.rfind("http://", 0) == 0) out.scheme = "http";
+    else fail(setting + "is not an http:// or https:// URL");
+    for (const unsigned char c : url)
+        if (c <= 0x20 || c == 0x7f) fail(setting + "contains a space or a control character");
+    const auto [authority_start, authority_end] = authority_span(url);
+    const std::string_view authority = std::string_view(url).substr(authority_start, authority_end - authority_start);
+    if (authority.find('@') != std::string_view::npos)
+        fail(setting + "carries credentials (user:password@); they are not sent and would be logged: "
+                       "give the key as PROVIDER_API_KEY or nvidia_keys instead");
+    std::string_view host = authority;
+    std::string_view port;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) fail(setting + "has an unclosed IPv6 address");
+        port = host.substr(close + 1);
+        host = host.substr(0, close + 1);
+        if (!port.empty()) {
+            if (port.front() != ':') fail(setting + "has text after the IPv6 address");
+            port.remove_prefix(1);
+            if (port.empty()) fail(setting + "has an empty port");
+        }
+    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+        if (port.empty()) fail(setting + "has an empty port");
+    }
+    if (host.empty() || host == "[]") fail(setting + "has no host");
+    out.port = out.https() ? 443 : 80;
+    if (!port.empty()) {
+        // Checked here: a port of 99999 would wrap to 34463 in the socket layer.
+        unsigned long value = 0;
+        for (const char c : port) {
+            if (c < '0' || c > '9' || value > 65535) fail(setting + "has an invalid port (1-65535)");
+            value = value * 10 + static_cast<unsigned long>(c - '0');
+        }
+        if (value == 0 || value > 65535) fail(setting + "has an invalid port (1-65535)");
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    out.host = std::string(host);
+    out.authority = std::string(authority);
+    // The fragment is the client's own; it is never sent.
+    std::string_view target = std::string_view(url).substr(authority_end);
+    target = target.substr(0, target.find('#'));
+    out.path = (target.empty() || target.front() != '/' ? "/" : "") + std::string(target);
+    return out;
+}
+
 void parse_listen_addr(const std::string& addr, std::string& host, int& port) {
     std::string text = trim(addr);
     std::string host_part;
@@ -477,6 +519,12 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
 
     // Environment overrides, the Go original's names.
     if (auto keys = get("PROVIDER_API_KEYS")) cfg.key_sources.provider_api_keys = *keys;
+    if (auto file = get("PROVIDER_API_KEYS_FILE")) {
+        if (!cfg.key_sources.provider_api_keys.empty())
+            fail("PROVIDER_API_KEYS and PROVIDER_API_KEYS_FILE are both set: give the keys in one of them");
+        cfg.keys_file = trim(*file);
+        cfg.key_sources.provider_api_keys_file = read_setting_file("PROVIDER_API_KEYS_FILE", cfg.keys_file);
+    }
     if (auto key = get("PROVIDER_API_KEY")) cfg.key_sources.provider_api_key = *key;
     if (auto v = get("KEY_ROTATION")) cfg.key_rotation = parse_rotation_setting("KEY_ROTATION", *v);
     if (auto v = get("UPSTREAM_URL")) cfg.upstream_url = trim(*v);
@@ -513,19 +561,47 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("FORWARD_USER_ID")) cfg.request.forward_user_id = parse_user_id_forwarding("FORWARD_USER_ID", *v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
 
-    check_upstream_url(cfg.upstream_url);
+    // Checked at start, so that a typo never sends the keys somewhere else.
+    (void)parse_upstream_url(cfg.upstream_url);
     if (!cfg.ca_cert_file.empty()) check_ca_file(cfg.ca_cert_file);
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
     auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);
     cfg.keys_from = collected.source;
+    // A file caught half-written must not fall back to other keys silently.
+    if (!cfg.keys_file.empty() && cfg.keys_from != key_source::provider_api_keys_file)
+        fail("PROVIDER_API_KEYS_FILE: '" + cfg.keys_file + "' holds no keys");
     return cfg;
+}
+
+std::vector<std::string> keep_startup_settings(const config& running, config& reloaded) {
+    std::vector<std::string> differed;
+    const auto keep = [&](auto& value, const auto& running_value, const char* name) {
+        if (value == running_value) return;
+        value = running_value;
+        differed.emplace_back(name);
+    };
+    // Compared as parsed: `:3001` and `0.0.0.0:3001` are one address.
+    if (reloaded.listen_host != running.listen_host || reloaded.listen_port != running.listen_port)
+        differed.emplace_back("ADDR/addr");
+    reloaded.addr = running.addr;
+    reloaded.listen_host = running.listen_host;
+    reloaded.listen_port = running.listen_port;
+    keep(reloaded.max_connections, running.max_connections, "MAX_CONNECTIONS/max_connections");
+    keep(reloaded.max_body_bytes, running.max_body_bytes, "MAX_BODY_BYTES/max_body_bytes");
+    keep(reloaded.keep_alive_timeout_seconds, running.keep_alive_timeout_seconds, "keep_alive_timeout_seconds");
+    keep(reloaded.client_read_timeout_seconds, running.client_read_timeout_seconds,
+         "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds");
+    keep(reloaded.client_header_timeout_seconds, running.client_header_timeout_seconds,
+         "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds");
+    return differed;
 }
 
 std::string_view to_string(key_source source) noexcept {
     switch (source) {
         case key_source::none: return "none";
         case key_source::provider_api_keys: return "PROVIDER_API_KEYS";
+        case key_source::provider_api_keys_file: return "PROVIDER_API_KEYS_FILE";
         case key_source::provider_api_key: return "PROVIDER_API_KEY";
         case key_source::nvidia_keys: return "nvidia_keys";
         case key_source::nvidia_key: return "nvidia_key";
@@ -535,15 +611,14 @@ std::string_view to_string(key_source source) noexcept {
 
 collected_keys collect_keys(const key_sources& sources) {
     collected_keys out;
-    std::string_view list = sources.provider_api_keys;
-    while (true) {
-        const std::size_t comma = list.find(',');
-        add_key(out.keys, list.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
+    add_comma_separated_keys(out.keys, sources.provider_api_keys);
     if (!out.keys.empty()) {
         out.source = key_source::provider_api_keys;
+        return out;
+    }
+    add_keys_file_keys(out.keys, sources.provider_api_keys_file);
+    if (!out.keys.empty()) {
+        out.source = key_source::provider_api_keys_file;
         return out;
     }
     add_key(out.keys, sources.provider_api_key);
@@ -591,6 +666,8 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   CONFIG_PATH                     config file (default config.json; a missing default file is fine)
   PROVIDER_API_KEY                one upstream key (overrides nvidia_key)
   PROVIDER_API_KEYS               comma-separated upstream keys for rotation (overrides nvidia_keys)
+  PROVIDER_API_KEYS_FILE          file of upstream keys (one a line, # comments), instead of PROVIDER_API_KEYS;
+                                  re-read on SIGHUP
   KEY_ROTATION                    round_robin (default), random, least_used
   UPSTREAM_URL                    overrides nvidia_url
                                   (default https://integrate.api.nvidia.com/v1/chat/completions)

@@ -18,17 +18,20 @@
 
 namespace proxy {
 
-/// The four places keys come from, highest precedence first. Fill in what is
+/// The places keys come from, highest precedence first. Fill in what is
 /// set; an unset variable and an empty one are the same.
 struct key_sources {
     std::string provider_api_keys;         ///< env `PROVIDER_API_KEYS`, comma-separated
+    /// The text of the file env `PROVIDER_API_KEYS_FILE` names: keys one a
+    /// line or comma-separated, `#` starting a comment to the end of its line.
+    std::string provider_api_keys_file;
     std::string provider_api_key;          ///< env `PROVIDER_API_KEY`, one key
     std::vector<std::string> nvidia_keys;  ///< config `nvidia_keys`
     std::string nvidia_key;                ///< config `nvidia_key` (deprecated)
 };
 
 /// Which source the keys were taken from.
-enum class key_source { none, provider_api_keys, provider_api_key, nvidia_keys, nvidia_key };
+enum class key_source { none, provider_api_keys, provider_api_keys_file, provider_api_key, nvidia_keys, nvidia_key };
 
 /// The name a user knows `source` by: `PROVIDER_API_KEYS`, …, `nvidia_key`; `none`.
 std::string_view to_string(key_source source) noexcept;
@@ -40,7 +43,8 @@ struct collected_keys {
 };
 
 /// The keys of the highest-precedence source that yields at least one key
-/// (`PROVIDER_API_KEYS` > `PROVIDER_API_KEY` > `nvidia_keys` > `nvidia_key`),
+/// (`PROVIDER_API_KEYS` > `PROVIDER_API_KEYS_FILE` > `PROVIDER_API_KEY` >
+/// `nvidia_keys` > `nvidia_key`),
 /// the Go original's contract; sources are never merged. No keys at all is
 /// allowed: local upstreams need none.
 collected_keys collect_keys(const key_sources& sources);
@@ -54,6 +58,7 @@ struct config {
     proxy::key_sources key_sources;  ///< every place keys were given
     std::vector<std::string> keys;   ///< the keys in use (collect_keys of key_sources), in rotation order
     key_source keys_from = key_source::none;
+    std::string keys_file;  ///< env PROVIDER_API_KEYS_FILE, read at start and at every reload; empty: none
     msgbridge::rotation key_rotation = msgbridge::rotation::round_robin;
     std::string server_api_key;     ///< inbound auth; empty: none
     std::string addr = ":3001";
@@ -122,6 +127,28 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
 
 /// Parses one config.json text into `cfg` (exposed for tests). `origin` names the file in errors.
 void apply_config_json(const std::string& json_text, const std::string& origin, config& cfg);
+
+/// An upstream URL taken apart by parse_upstream_url.
+struct upstream_url {
+    std::string scheme;      ///< `http` or `https`
+    std::string host;        ///< as written; an IPv6 address keeps its brackets (`[::1]`)
+    std::uint16_t port = 0;  ///< as written, else the scheme's default (80, 443)
+    std::string authority;   ///< `host[:port]` as written: how messages name the upstream
+    std::string path;        ///< from the first `/` or `?`, query kept, fragment dropped; at least `/`
+    [[nodiscard]] bool https() const { return scheme == "https"; }
+};
+
+/// Takes an `http://` or `https://` URL apart. Throws `config_error` naming
+/// `UPSTREAM_URL/nvidia_url` (with any `user:password@` shown as `***@`) for
+/// a URL the proxy must not use: another scheme, a space or control
+/// character, credentials, no host, an unclosed IPv6 address, a port that is
+/// empty or outside 1-65535.
+upstream_url parse_upstream_url(const std::string& url);
+
+/// Settings bound when the server starts (listen address, connection cap,
+/// body limit, inbound timeouts) cannot follow a reload: copies them from
+/// `running` into `reloaded` and returns the names of those that differed.
+std::vector<std::string> keep_startup_settings(const config& running, config& reloaded);
 
 /// Splits ADDR (`:3001`, `127.0.0.1:8080`, `[::1]:3001`, `localhost:0`) into host and port.
 void parse_listen_addr(const std::string& addr, std::string& host, int& port);

@@ -275,7 +275,7 @@ struct http_server::impl {
             out.answer = refuse(413, body_limit_message(*head.content_length), head.method, head.path());
             return out;
         }
-        if (!svc.settings().server_api_key.empty() && !svc.admits(head_only_request(head))) {
+        if (!svc.settings()->cfg.server_api_key.empty() && !svc.admits(head_only_request(head))) {
             auto res = unauthorized();
             std::string id = make_request_id();
             svc.log().line(id + " " + std::string(head.method) + " " + std::string(head.path()) + " status=401 error=" + res.body);

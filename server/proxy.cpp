@@ -17,28 +17,6 @@ long long millis_between(std::chrono::steady_clock::time_point from, std::chrono
     return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
-std::vector<std::string> secrets_of(const config& cfg) {
-    std::vector<std::string> secrets = cfg.keys;
-    if (!cfg.server_api_key.empty()) secrets.push_back(cfg.server_api_key);
-    return secrets;
-}
-
-msgbridge::key_pool_options key_options_of(const config& cfg) {
-    msgbridge::key_pool_options options;
-    options.strategy = cfg.key_rotation;
-    options.retry_after_cap = std::chrono::seconds(cfg.max_retry_after_seconds);
-    options.auth_quarantine_base = std::chrono::seconds(cfg.auth_quarantine_base_seconds);
-    options.auth_quarantine = std::chrono::seconds(cfg.auth_quarantine_max_seconds);
-    return options;
-}
-
-std::string upstream_host_of(const std::string& url) {
-    auto start = url.find("://");
-    start = start == std::string::npos ? 0 : start + 3;
-    auto end = url.find('/', start);
-    return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
 // The attempts ended without an answer to forward: their error, with the
 // wait a rate-limited client should observe.
 http_response attempts_failed(const attempt_result& attempts) {
@@ -74,18 +52,27 @@ std::string make_request_id() {
     return id;
 }
 
-service::service(const config& cfg, upstream_transport& upstream, logger log)
-    : cfg_(cfg),
-      log_(std::move(log), secrets_of(cfg_)),
-      keys_(std::make_unique<msgbridge::key_pool>(cfg_.keys, key_options_of(cfg_))),
-      upstream_{upstream, keys_.get(), upstream_host_of(cfg_.upstream_url), log_},
-      upstream_models_(upstream_, upstream_models_path(cfg_.upstream_url)),
-      request_converters_(cfg_.request),
+service::service(const config& cfg, std::shared_ptr<upstream_transport> upstream, logger log)
+    : sink_(std::move(log)),
+      current_(std::make_shared<const settings_generation>(cfg, std::move(upstream), sink_)),
       response_converters_(msgbridge::response_options{}),
-      producers_(cfg_.max_connections) {}
+      producers_(cfg.max_connections) {}
 
 service::~service() {
     abort_streams();
+}
+
+void service::reload(const config& cfg, std::shared_ptr<upstream_transport> upstream) {
+    // Built under the lock, so that two reloads never both start from the
+    // same generation; it copies settings and keys, nothing slow, and the
+    // transport comes built.
+    std::lock_guard<std::mutex> lock(generation_mutex_);
+    current_ = std::make_shared<const settings_generation>(cfg, std::move(upstream), sink_, current_.get());
+}
+
+std::shared_ptr<const settings_generation> service::settings() const {
+    std::lock_guard<std::mutex> lock(generation_mutex_);
+    return current_;
 }
 
 void service::add_session(const std::shared_ptr<stream_session>& session) {
@@ -120,85 +107,90 @@ std::size_t service::active_streams() const {
     return sessions_.size();
 }
 
-bool service::authorized(const http_request& request) const {
-    if (cfg_.server_api_key.empty()) return true;
+bool service::authorized(const http_request& request, const config& cfg) {
+    if (cfg.server_api_key.empty()) return true;
     bool ok = false;
     std::string authorization = request.header("authorization");
     if (authorization.size() > 7 && equals_ignoring_case(std::string_view(authorization).substr(0, 7), "bearer ")) {
         std::string_view token = std::string_view(authorization).substr(7);
         while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-        ok |= constant_time_equal(token, cfg_.server_api_key);
+        ok |= constant_time_equal(token, cfg.server_api_key);
     }
     std::string api_key = request.header("x-api-key");
-    if (!api_key.empty()) ok |= constant_time_equal(api_key, cfg_.server_api_key);
+    if (!api_key.empty()) ok |= constant_time_equal(api_key, cfg.server_api_key);
     return ok;
 }
 
 bool service::admits(const http_request& head_only) const {
     const route* found = find_route(head_only.path);
-    return found == nullptr || !found->needs_key || authorized(head_only);
+    return found == nullptr || !found->needs_key || authorized(head_only, settings()->cfg);
 }
 
 http_response service::handle(const http_request& request) {
     const auto started = steady::now();
-    http_response res = dispatch(request);
+    // The one look at the current settings: the request keeps this generation to its end.
+    const generation current = settings();
+    http_response res = dispatch(request, current);
     if (!res.logged) {
         std::string line = request.id + " " + request.method + " " + request.path + " status=" +
                            std::to_string(res.status) + " total_ms=" +
                            std::to_string(millis_between(started, steady::now()));
         if (res.status >= 400) line += " error=" + res.body;
-        log_.line(std::move(line));
+        current->log.line(std::move(line));
     }
     return res;
 }
 
-http_response service::dispatch(const http_request& request) {
+http_response service::dispatch(const http_request& request, const generation& current) {
+    const config& cfg = current->cfg;
     const route* found = find_route(request.path);
     if (found == nullptr) return no_route(request);
     if (!serves_method(*found, request.method)) return method_not_allowed(request, *found);
-    if (found->needs_key && !authorized(request)) return unauthorized();
+    if (found->needs_key && !authorized(request, cfg)) return unauthorized();
     switch (found->target) {
-        case endpoint::messages: return messages(request);
-        case endpoint::count_tokens: return count_tokens(request);
-        case endpoint::models: return models_answer(cfg_.request, upstream_models_.ids(), request.query);
+        case endpoint::messages: return messages(request, current);
+        case endpoint::count_tokens: return count_tokens(request, *current);
+        case endpoint::models: return models_answer(cfg.request, current->upstream_models.ids(), request.query);
         case endpoint::model:
-            return model_answer(cfg_.request, upstream_models_.ids(), route_argument(*found, request.path));
+            return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
-        case endpoint::health: return health_answer(active_streams(), *keys_, authorized(request));
+        case endpoint::health: return health_answer(active_streams(), current->keys, authorized(request, cfg));
         case endpoint::root: return root_answer();
     }
     return no_route(request);
 }
 
-http_response service::count_tokens(const http_request& request) {
-    return count_tokens_answer(request_converters_.with(request.body.size(), [&](msgbridge::request_converter& converter) {
+http_response service::count_tokens(const http_request& request, const settings_generation& current) {
+    return count_tokens_answer(current.request_converters.with(request.body.size(), [&](msgbridge::request_converter& converter) {
         return converter.count_tokens(request.body, request.body.capacity());
     }));
 }
 
-http_response service::messages(const http_request& request) {
+http_response service::messages(const http_request& request, const generation& current) {
     const auto started = steady::now();
-    if (cfg_.log_body_max_chars > 0)
-        log_.line(request.id + " body: " + body_for_log(request.body, cfg_.log_body_max_chars, log_.secrets()));
+    const config& cfg = current->cfg;
+    const redacting_log& log = current->log;
+    if (cfg.log_body_max_chars > 0)
+        log.line(request.id + " body: " + body_for_log(request.body, cfg.log_body_max_chars, log.secrets()));
 
     // The body's spare capacity lets simdjson parse it in place, without a copy.
-    auto converted = request_converters_.with(request.body.size(), [&](msgbridge::request_converter& converter) {
+    auto converted = current->request_converters.with(request.body.size(), [&](msgbridge::request_converter& converter) {
         return converter.convert(request.body, request.body.capacity());
     });
     if (!converted) {
         const auto& err = converted.error();
-        log_.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) + " error=" + err.message);
+        log.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) + " error=" + err.message);
         auto res = error_response(err);
         res.logged = true;
         return res;
     }
     msgbridge::converted_request conv = std::move(converted).value();
-    for (const auto& warning : conv.warnings) log_.line(request.id + " warning: " + warning);
+    for (const auto& warning : conv.warnings) log.line(request.id + " warning: " + warning);
 
-    if (cfg_.answer_quota_probe && conv.quota_probe) {
+    if (cfg.answer_quota_probe && conv.quota_probe) {
         http_response res = quota_probe_answer(conv);
         if (res.status == 200) {
-            log_.line(request.id + " POST /v1/messages " + conv.context.client_model + " quota probe answered locally");
+            log.line(request.id + " POST /v1/messages " + conv.context.client_model + " quota probe answered locally");
             res.logged = true;
         }
         return res;
@@ -207,16 +199,16 @@ http_response service::messages(const http_request& request) {
         return error_response(msgbridge::make_error(msgbridge::error_type::overloaded_error,
                                                     "the proxy is shutting down; retry the request"));
     }
-    if (conv.stream) return stream_messages(request, std::move(conv));
-    return complete_messages(request, std::move(conv), started);
+    if (conv.stream) return stream_messages(request, current, std::move(conv));
+    return complete_messages(request, *current, std::move(conv), started);
 }
 
-http_response service::stream_messages(const http_request& request, msgbridge::converted_request converted) {
-    auto session = std::make_shared<stream_session>(stream_context{cfg_, upstream_, producers_, log_}, request,
-                                                    std::move(converted));
+http_response service::stream_messages(const http_request& request, const generation& current,
+                                       msgbridge::converted_request converted) {
+    auto session = std::make_shared<stream_session>(stream_context{current, producers_}, request, std::move(converted));
     add_session(session);
     session->start();
-    if (!session->wait_for_commit(std::chrono::seconds(cfg_.stream_commit_after_seconds))) {
+    if (!session->wait_for_commit(std::chrono::seconds(current->cfg.stream_commit_after_seconds))) {
         session->join();
         auto res = attempts_failed(session->result());
         session->log_summary(session->result().error.http_status);
@@ -230,13 +222,14 @@ http_response service::stream_messages(const http_request& request, msgbridge::c
 }
 
 // Non-streaming: the whole exchange on this thread, bounded by UPSTREAM_TIMEOUT_SECONDS.
-http_response service::complete_messages(const http_request& request, msgbridge::converted_request converted,
-                                         steady::time_point started) {
+http_response service::complete_messages(const http_request& request, const settings_generation& current,
+                                         msgbridge::converted_request converted, steady::time_point started) {
+    const config& cfg = current.cfg;
     upstream_request up;
     up.body = std::move(converted.body);
     up.stream = false;
-    up.read_timeout = std::chrono::seconds(cfg_.upstream_timeout_seconds);
-    up.total_timeout = std::chrono::seconds(cfg_.upstream_timeout_seconds);
+    up.read_timeout = std::chrono::seconds(cfg.upstream_timeout_seconds);
+    up.total_timeout = std::chrono::seconds(cfg.upstream_timeout_seconds);
 
     exchange_summary summary;
     summary.request_id = request.id;
@@ -250,7 +243,7 @@ http_response service::complete_messages(const http_request& request, msgbridge:
     hooks.on_body = [&](std::string_view bytes) {
         if (!summary.first_byte) summary.first_byte = steady::now();
         // The answer is held in memory until it is converted: bound it.
-        if (answer.size() + bytes.size() > cfg_.max_upstream_response_bytes) {
+        if (answer.size() + bytes.size() > cfg.max_upstream_response_bytes) {
             too_large = true;
             return false;
         }
@@ -266,31 +259,32 @@ http_response service::complete_messages(const http_request& request, msgbridge:
             client_left = true;
             cancel.cancel();
         });
-        attempts = run_attempts(upstream_, request.id, up, cancel, hooks);
+        attempts = run_attempts(current.upstream, request.id, up, cancel, hooks);
     }
     explain_unmapped_model(attempts, converted.context.client_model, converted.upstream_model);
 
-    http_response res = completion_answer(attempts, too_large, answer, converted.context, summary);
+    http_response res = completion_answer(cfg, attempts, too_large, answer, converted.context, summary);
     summary.finished = steady::now();
     summary.status = res.status;
     summary.client_disconnected = client_left;
     if (res.status >= 400) summary.error_body = res.body;
-    log_.line(summary_line(summary, attempts.attempts));
+    current.log.line(summary_line(summary, attempts.attempts));
     res.logged = true;
     return res;
 }
 
 // The client's answer to a finished exchange; the token counts go to `summary`.
-http_response service::completion_answer(const attempt_result& attempts, bool too_large, const std::string& answer,
-                                         const msgbridge::response_context& context, exchange_summary& summary) {
+http_response service::completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
+                                         const std::string& answer, const msgbridge::response_context& context,
+                                         exchange_summary& summary) {
     if (!attempts.committed) return attempts_failed(attempts);
     if (too_large) {
         return error_response(upstream_failure(502, "the upstream's answer exceeded " +
-                                                   std::to_string(cfg_.max_upstream_response_bytes) +
+                                                   std::to_string(cfg.max_upstream_response_bytes) +
                                                    " bytes (MAX_UPSTREAM_RESPONSE_BYTES)"));
     }
     if (attempts.last.what == upstream_outcome::kind::timed_out) {
-        return error_response(upstream_failure(504, "upstream timed out after " + std::to_string(cfg_.upstream_timeout_seconds) +
+        return error_response(upstream_failure(504, "upstream timed out after " + std::to_string(cfg.upstream_timeout_seconds) +
                                                    " s (UPSTREAM_TIMEOUT_SECONDS): " + attempts.last.detail));
     }
     if (attempts.last.what != upstream_outcome::kind::completed)

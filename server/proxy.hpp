@@ -1,7 +1,8 @@
 // The proxy's service: routes each request to its handler. The messages
 // handler lives here; the attempt loop (attempts.hpp), the streaming session
-// (stream_session.hpp), the route table (routes.hpp) and the answers made
-// without the upstream (local_answers.hpp) each have their own file.
+// (stream_session.hpp), the route table (routes.hpp), the answers made
+// without the upstream (local_answers.hpp) and the settings a reload
+// replaces (settings_generation.hpp) each have their own file.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -24,7 +25,7 @@
 #include "converter_pool.hpp"
 #include "http_types.hpp"
 #include "log.hpp"
-#include "redacting_log.hpp"
+#include "settings_generation.hpp"
 #include "upstream.hpp"
 #include "upstream_models.hpp"
 #include "worker_pool.hpp"
@@ -36,7 +37,8 @@ class stream_session;
 /// The routes of docs/server.md. Thread-safe: one object serves every connection.
 class service {
 public:
-    service(const config& cfg, upstream_transport& upstream, logger log = {});
+    /// `cfg.max_connections` is fixed for the service's life; the rest can be reloaded.
+    service(const config& cfg, std::shared_ptr<upstream_transport> upstream, logger log = {});
     ~service();
     service(const service&) = delete;
     service& operator=(const service&) = delete;
@@ -55,31 +57,40 @@ public:
     void abort_streams();
     std::size_t active_streams() const;
 
-    const config& settings() const { return cfg_; }
-    const logger& log() const { return log_.sink(); }
+    /// New requests use `cfg` and `upstream` from now on; requests already
+    /// running finish on the settings they started with. Keys in both the
+    /// old and the new configuration keep their cooldowns and quarantines.
+    /// `cfg` must be valid (load_config's checks) and carry the running
+    /// `max_connections` (keep_startup_settings).
+    void reload(const config& cfg, std::shared_ptr<upstream_transport> upstream);
+
+    /// The settings new requests get now.
+    std::shared_ptr<const settings_generation> settings() const;
+    /// The plain logger, for lines made without request data.
+    const logger& log() const { return sink_; }
 
 private:
     using steady = std::chrono::steady_clock;
+    using generation = std::shared_ptr<const settings_generation>;
 
-    http_response dispatch(const http_request& request);
-    http_response messages(const http_request& request);
-    http_response stream_messages(const http_request& request, msgbridge::converted_request converted);
-    http_response complete_messages(const http_request& request, msgbridge::converted_request converted,
-                                    steady::time_point started);
-    http_response completion_answer(const attempt_result& attempts, bool too_large, const std::string& answer,
-                                    const msgbridge::response_context& context, exchange_summary& summary);
-    http_response count_tokens(const http_request& request);
-    bool authorized(const http_request& request) const;
+    http_response dispatch(const http_request& request, const generation& current);
+    http_response messages(const http_request& request, const generation& current);
+    http_response stream_messages(const http_request& request, const generation& current,
+                                  msgbridge::converted_request converted);
+    http_response complete_messages(const http_request& request, const settings_generation& current,
+                                    msgbridge::converted_request converted, steady::time_point started);
+    http_response completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
+                                    const std::string& answer, const msgbridge::response_context& context,
+                                    exchange_summary& summary);
+    http_response count_tokens(const http_request& request, const settings_generation& current);
+    static bool authorized(const http_request& request, const config& cfg);
 
     void add_session(const std::shared_ptr<stream_session>& session);
     void remove_session(stream_session* session);
 
-    config cfg_;
-    redacting_log log_;  ///< redacts the upstream keys and SERVER_API_KEY from every line
-    std::unique_ptr<msgbridge::key_pool> keys_;
-    upstream_target upstream_;
-    upstream_model_cache upstream_models_;  ///< the upstream's own models, for GET /v1/models
-    converter_pool<msgbridge::request_converter> request_converters_;
+    logger sink_;
+    mutable std::mutex generation_mutex_;  ///< guards the pointer only; a request copies it once
+    generation current_;
     converter_pool<msgbridge::response_converter> response_converters_;
 
     mutable std::mutex sessions_mutex_;

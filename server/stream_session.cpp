@@ -24,11 +24,11 @@ stream_session::stream_session(const stream_context& context, const http_request
       request_id_(request.id),
       client_model_(converted.context.client_model),
       upstream_model_(converted.upstream_model),
-      converter_(converted.context, stream_options_for(context.cfg)),
+      converter_(converted.context, stream_options_for(context.settings->cfg)),
       started_(steady::now()) {
     upstream_.body = std::move(converted.body);
     upstream_.stream = true;
-    upstream_.read_timeout = std::chrono::seconds(context.cfg.stream_idle_timeout_seconds);
+    upstream_.read_timeout = std::chrono::seconds(context.settings->cfg.stream_idle_timeout_seconds);
 }
 
 void stream_session::start() {
@@ -64,7 +64,7 @@ bool stream_session::wait_for_commit(std::chrono::seconds commit_after) {
 
 bool stream_session::next(std::string& out) {
     std::unique_lock<std::mutex> lock(mutex_);
-    auto ping_every = std::chrono::seconds(context_.cfg.ping_interval_seconds);
+    auto ping_every = std::chrono::seconds(context_.settings->cfg.ping_interval_seconds);
     while (pending_.empty() && !ended_) {
         if (changed_.wait_for(lock, ping_every) == std::cv_status::timeout && pending_.empty() && !ended_) {
             // Claude Code treats ~20 s without bytes as a stalled stream.
@@ -119,10 +119,11 @@ void stream_session::log_summary(int status) {
     summary.ended_by_shutdown = abort_error_.has_value();
     summary.started_early = started_early_;
     summary.end_note = end_note_;
-    context_.log.line(summary_line(summary, result_.attempts));
-    const std::size_t preview_chars = context_.cfg.log_stream_text_preview_chars;
+    const settings_generation& settings = *context_.settings;
+    settings.log.line(summary_line(summary, result_.attempts));
+    const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())
-        context_.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));
+        settings.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));
 }
 
 void stream_session::produce() {
@@ -130,7 +131,7 @@ void stream_session::produce() {
     attempt_hooks hooks;
     hooks.on_commit = [this] { return commit(); };
     hooks.on_body = [this, &batch](std::string_view bytes) { return convert_and_push(bytes, batch); };
-    result_ = run_attempts(context_.upstream, request_id_, upstream_, cancel_, hooks);
+    result_ = run_attempts(context_.settings->upstream, request_id_, upstream_, cancel_, hooks);
     explain_unmapped_model(result_, client_model_, upstream_model_);
     const ending end = settle();
     batch.clear();
@@ -158,7 +159,7 @@ bool stream_session::commit() {
 bool stream_session::convert_and_push(std::string_view upstream_bytes, std::string& batch) {
     // An upstream that never ends (or never stops one event) is cut here.
     upstream_bytes_ += upstream_bytes.size();
-    if (upstream_bytes_ > context_.cfg.max_upstream_response_bytes) {
+    if (upstream_bytes_ > context_.settings->cfg.max_upstream_response_bytes) {
         too_large_ = true;
         return false;
     }
@@ -204,7 +205,7 @@ void stream_session::write_ending(const ending& end, std::string& batch) {
         return;
     }
     const upstream_outcome& last = result_.last;
-    const config& cfg = context_.cfg;
+    const config& cfg = context_.settings->cfg;
     if (last.what == upstream_outcome::kind::completed) {
         converter_.finish(batch);
     } else if (end.abort) {

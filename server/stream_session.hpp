@@ -17,20 +17,19 @@
 #include <msgbridge/stream.hpp>
 
 #include "attempts.hpp"
-#include "config.hpp"
 #include "http_types.hpp"
-#include "redacting_log.hpp"
+#include "settings_generation.hpp"
 #include "worker_pool.hpp"
 
 namespace proxy {
 
-/// What a stream session uses of the service that starts it; all of it
-/// outlives every session (the service joins its producers before it goes).
+/// What a stream session uses of the service that starts it.
 struct stream_context {
-    const config& cfg;
-    const upstream_target& upstream;
+    /// Held to the session's end: a reload meanwhile does not change the
+    /// upstream, keys or timeouts of a stream already running.
+    std::shared_ptr<const settings_generation> settings;
+    /// Outlives every session (the service joins its producers before it goes).
     worker_pool& producers;
-    const redacting_log& log;
 };
 
 /// Shared by three threads: the handler (waits until the answer commits or

@@ -6,33 +6,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
-#include <stdexcept>
 #include <thread>
 
 #include "httplib_seam.hpp"
 
 namespace proxy {
 namespace {
-
-struct parsed_url {
-    std::string scheme_host_port;  // what httplib::Client's universal constructor takes
-    std::string path;
-    bool https = false;
-};
-
-parsed_url parse_url(const std::string& url) {
-    parsed_url out;
-    std::string rest;
-    if (url.rfind("https://", 0) == 0) { out.https = true; rest = url.substr(8); }
-    else if (url.rfind("http://", 0) == 0) rest = url.substr(7);
-    else throw std::runtime_error("upstream URL '" + url + "' must start with http:// or https://");
-    auto slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    if (authority.empty()) throw std::runtime_error("upstream URL '" + url + "' has no host");
-    out.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    out.scheme_host_port = (out.https ? "https://" : "http://") + authority;
-    return out;
-}
 
 // Fires callbacks at deadlines on one thread: the whole-request timeout of
 // non-streaming calls (httplib 0.11.4 only knows per-read timeouts).
@@ -106,7 +85,8 @@ private:
 
 class http_transport final : public upstream_transport {
 public:
-    explicit http_transport(const upstream_settings& settings) : settings_(settings), url_(parse_url(settings.url)) {}
+    explicit http_transport(const upstream_settings& settings)
+        : settings_(settings), url_(parse_upstream_url(settings.url)) {}
 
     upstream_outcome send(const upstream_request& request, const upstream_callbacks& callbacks,
                           cancel_handle& cancel) override {
@@ -233,13 +213,14 @@ private:
                 return client;
             }
         }
-        auto client = std::make_unique<httplib::Client>(url_.scheme_host_port);
+        // httplib's universal constructor takes scheme://host[:port], IPv6 in brackets.
+        auto client = std::make_unique<httplib::Client>(url_.scheme + "://" + url_.authority);
         client->set_keep_alive(true);
         client->set_tcp_nodelay(true);
         client->set_connection_timeout(settings_.connect_timeout);
         client->set_write_timeout(std::chrono::seconds(60));
         client->set_follow_location(false);
-        if (url_.https) {
+        if (url_.https()) {
             client->enable_server_certificate_verification(true);
             // Without a path httplib loads OpenSSL's default verify paths: the system store.
             if (!settings_.ca_cert_file.empty()) client->set_ca_cert_path(settings_.ca_cert_file);
@@ -259,7 +240,7 @@ private:
     }
 
     upstream_settings settings_;
-    parsed_url url_;
+    upstream_url url_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<httplib::Client>> idle_;
     deadline_watch deadlines_;

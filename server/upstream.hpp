@@ -108,7 +108,7 @@ struct upstream_settings {
 upstream_settings upstream_settings_from(const config& cfg);
 
 /// The real transport (cpp-httplib, OpenSSL verification against the system
-/// store). Throws std::runtime_error for a URL it cannot use.
+/// store). Throws `config_error` (parse_upstream_url) for a URL it cannot use.
 std::unique_ptr<upstream_transport> make_http_transport(const upstream_settings& settings);
 
 }  // namespace proxy

@@ -13,98 +13,13 @@
 #include <fstream>
 #include <thread>
 
+#include "support/child_process.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/raw_client.hpp"
 
-extern char** environ;
-
 namespace {
 
-// Runs the binary with exactly `env` (plus PATH) in `cwd`; collects stderr and stdout.
-class child_process {
-public:
-    child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& cwd = "/tmp") {
-        int out[2];
-        REQUIRE(pipe(out) == 0);
-        pid_ = fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            dup2(out[1], 1);
-            dup2(out[1], 2);
-            close(out[0]);
-            close(out[1]);
-            if (chdir(cwd.c_str()) != 0) _exit(127);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            env.push_back("PATH=/usr/bin:/bin");
-            std::vector<char*> envp;
-            for (auto& e : env) envp.push_back(e.data());
-            envp.push_back(nullptr);
-            execve(argv[0], argv.data(), envp.data());
-            _exit(127);
-        }
-        close(out[1]);
-        reader_ = std::thread([this, fd = out[0]] {
-            char buffer[4096];
-            for (;;) {
-                ssize_t n = read(fd, buffer, sizeof buffer);
-                if (n <= 0) break;
-                std::lock_guard<std::mutex> lock(mutex_);
-                output_.append(buffer, static_cast<std::size_t>(n));
-                changed_.notify_all();
-            }
-            close(fd);
-            std::lock_guard<std::mutex> lock(mutex_);
-            eof_ = true;
-            changed_.notify_all();
-        });
-    }
-    ~child_process() {
-        if (!exited_) {
-            kill(pid_, SIGKILL);
-            (void)wait();
-        }
-        if (reader_.joinable()) reader_.join();
-    }
-
-    /// Waits until the output contains `text`; returns the output.
-    bool wait_for(const std::string& text) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return changed_.wait_for(lock, mock::patience, [&] { return output_.find(text) != std::string::npos || eof_; }) &&
-               output_.find(text) != std::string::npos;
-    }
-    std::string output() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return output_;
-    }
-    void signal(int sig) { kill(pid_, sig); }
-    pid_t pid() const { return pid_; }
-    int wait() {
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        exited_ = true;
-        if (reader_.joinable()) reader_.join();
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    /// The port from the "listening on host:port" line.
-    int port() {
-        if (!wait_for("listening on ")) return -1;
-        auto text = output();
-        auto at = text.find("listening on ");
-        auto colon = text.find(':', at + 13);
-        return std::atoi(text.c_str() + colon + 1);
-    }
-
-private:
-    pid_t pid_ = -1;
-    bool exited_ = false;
-    std::thread reader_;
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::string output_;
-    bool eof_ = false;
-};
+using mock::child_process;
 
 std::string run(const std::string& command) {
     std::string out;
@@ -338,6 +253,8 @@ TEST_CASE("binary: body floods, a gzip body and a thousand slow sockets leave th
     INFO("proxy RSS at start " << baseline_kib << " KiB, peak " << peak_kib << " KiB");
     CHECK(peak_kib < baseline_kib + 96 * 1024);
     CHECK(up.requests().size() == 1);
+}
+
 TEST_CASE("binary: MODEL_MAP is printed at start-up; a bad entry exits 2 naming it", "[server][binary]") {
     {
         child_process proxy({binary}, {"ADDR=127.0.0.1:0", "UPSTREAM_URL=http://127.0.0.1:9/v1/chat/completions",

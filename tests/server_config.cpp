@@ -8,40 +8,16 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
+#include "support/config_test_support.hpp"
+
+using config_test::env_of;
+using config_test::error_of;
+using config_test::temp_file;
 
 namespace {
-
-proxy::env_lookup env_of(std::map<std::string, std::string> vars) {
-    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-        auto it = vars.find(name);
-        if (it == vars.end()) return std::nullopt;
-        return it->second;
-    };
-}
-
-struct temp_file {
-    std::string path;
-    explicit temp_file(const std::string& text) {
-        char name[] = "/tmp/server_config_XXXXXX";
-        int fd = mkstemp(name);
-        REQUIRE(fd >= 0);
-        close(fd);
-        path = name;
-        std::ofstream(path) << text;
-    }
-    ~temp_file() { std::remove(path.c_str()); }
-};
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const proxy::config_error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 proxy::config config_from_env(std::map<std::string, std::string> vars) {
     return proxy::load_config(env_of(std::move(vars)));
@@ -351,4 +327,32 @@ TEST_CASE("config: FORWARD_USER_ID and forward_user_id", "[server][config]") {
     proxy::config cfg;
     proxy::apply_config_json(R"({"forward_user_id":"hash"})", "config.json", cfg);
     CHECK(cfg.request.forward_user_id == msgbridge::user_id_forwarding::hash);
+}
+
+TEST_CASE("config: a reload keeps the settings bound at start and names those it tried to change", "[server][config]") {
+    const auto running = proxy::load_config(env_of({{"CONFIG_PATH", ""}, {"ADDR", "127.0.0.1:0"}}));
+    SECTION("the same address spelled another way is no change") {
+        auto reloaded = proxy::load_config(env_of({{"CONFIG_PATH", ""}, {"ADDR", "127.0.0.1:00"}}));
+        CHECK(proxy::keep_startup_settings(running, reloaded).empty());
+    }
+    SECTION("each changed one is named and keeps its running value; reloadable ones change") {
+        const temp_file file(R"({"addr": ":4000", "max_connections": 7, "max_body_bytes": 4096,
+                                 "keep_alive_timeout_seconds": 9, "client_read_timeout_seconds": 11,
+                                 "client_header_timeout_seconds": 13, "upstream_timeout_seconds": 12})");
+        auto reloaded = proxy::load_config(env_of({}), file.path);
+        CHECK(proxy::keep_startup_settings(running, reloaded) ==
+              std::vector<std::string>{"ADDR/addr", "MAX_CONNECTIONS/max_connections", "MAX_BODY_BYTES/max_body_bytes",
+                                       "keep_alive_timeout_seconds",
+                                       "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds",
+                                       "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds"});
+        CHECK(reloaded.addr == "127.0.0.1:0");
+        CHECK(reloaded.listen_host == "127.0.0.1");
+        CHECK(reloaded.listen_port == 0);
+        CHECK(reloaded.max_connections == running.max_connections);
+        CHECK(reloaded.max_body_bytes == running.max_body_bytes);
+        CHECK(reloaded.keep_alive_timeout_seconds == running.keep_alive_timeout_seconds);
+        CHECK(reloaded.client_read_timeout_seconds == running.client_read_timeout_seconds);
+        CHECK(reloaded.client_header_timeout_seconds == running.client_header_timeout_seconds);
+        CHECK(reloaded.upstream_timeout_seconds == 12);
+    }
 }

@@ -214,6 +214,14 @@ public:
     /// A consistent snapshot of every key's counters.
     [[nodiscard]] std::vector<key_stats> stats() const;
 
+    /// Takes over, for each key this pool shares with `previous`, everything
+    /// `previous` knows of it (cooldown, quarantine, failure streaks, pacing
+    /// window, counters), so that replacing a pool (a configuration reload)
+    /// neither forgives a resting key nor resets its stats. Keys only in this
+    /// pool stay fresh; leases of `previous` stay with it. Both pools must use
+    /// the same clock. Call it before this pool hands out leases.
+    void carry_over_state(const key_pool& previous);
+
 private:
     friend class key_lease;
     using time_point = std::chrono::steady_clock::time_point;

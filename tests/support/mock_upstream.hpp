@@ -320,8 +320,8 @@ inline proxy::config test_config(const std::string& upstream_url, std::vector<st
 class running_proxy {
 public:
     explicit running_proxy(proxy::config cfg) : cfg_(std::move(cfg)) {
-        transport_ = proxy::make_http_transport(proxy::upstream_settings_from(cfg_));
-        svc_ = std::make_unique<proxy::service>(cfg_, *transport_, proxy::logger([this](std::string_view line) {
+        svc_ = std::make_unique<proxy::service>(cfg_, proxy::make_http_transport(proxy::upstream_settings_from(cfg_)),
+                                                proxy::logger([this](std::string_view line) {
                                                     std::lock_guard<std::mutex> lock(log_mutex_);
                                                     log_.emplace_back(line);
                                                     log_changed_.notify_all();
@@ -371,7 +371,6 @@ public:
 
 private:
     proxy::config cfg_;
-    std::unique_ptr<proxy::upstream_transport> transport_;
     std::unique_ptr<proxy::service> svc_;
     std::unique_ptr<proxy::http_server> server_;
     int port_ = 0;

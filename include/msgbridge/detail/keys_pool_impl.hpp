@@ -311,6 +311,18 @@ inline void key_pool::lift_quarantine(const key_set& keys) {
     }
 }
 
+inline void key_pool::carry_over_state(const key_pool& previous) {
+    if (&previous == this) return;
+    std::scoped_lock lock(mutex_, previous.mutex_);
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+        const auto found = std::find(previous.keys_.begin(), previous.keys_.end(), keys_[i]);
+        if (found == previous.keys_.end()) continue;
+        const std::uint32_t in_flight = slots_[i].in_flight;  // leases count where they were granted
+        slots_[i] = previous.slots_[static_cast<std::size_t>(found - previous.keys_.begin())];
+        slots_[i].in_flight = in_flight;
+    }
+}
+
 inline std::vector<key_stats> key_pool::stats() const {
     std::vector<key_stats> out;
     out.reserve(keys_.size());

@@ -1,0 +1,116 @@
+// The built claude-nvidia-proxy binary as a child process, for the tests
+// that need the real main(): signals, exit codes, start-up lines.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mock_upstream.hpp"
+
+namespace mock {
+
+// Runs the binary with exactly `env` (plus PATH) in `cwd`; collects stderr and stdout.
+class child_process {
+public:
+    child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& cwd = "/tmp") {
+        int out[2];
+        REQUIRE(pipe(out) == 0);
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            dup2(out[1], 1);
+            dup2(out[1], 2);
+            close(out[0]);
+            close(out[1]);
+            if (chdir(cwd.c_str()) != 0) _exit(127);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            env.push_back("PATH=/usr/bin:/bin");
+            std::vector<char*> envp;
+            for (auto& e : env) envp.push_back(e.data());
+            envp.push_back(nullptr);
+            execve(argv[0], argv.data(), envp.data());
+            _exit(127);
+        }
+        close(out[1]);
+        reader_ = std::thread([this, fd = out[0]] {
+            char buffer[4096];
+            for (;;) {
+                ssize_t n = read(fd, buffer, sizeof buffer);
+                if (n <= 0) break;
+                std::lock_guard<std::mutex> lock(mutex_);
+                output_.append(buffer, static_cast<std::size_t>(n));
+                changed_.notify_all();
+            }
+            close(fd);
+            std::lock_guard<std::mutex> lock(mutex_);
+            eof_ = true;
+            changed_.notify_all();
+        });
+    }
+    ~child_process() {
+        if (!exited_) {
+            kill(pid_, SIGKILL);
+            (void)wait();
+        }
+        if (reader_.joinable()) reader_.join();
+    }
+
+    /// Waits until the output contains `text`.
+    bool wait_for(const std::string& text) { return wait_for(text, 1); }
+    /// Waits until the output contains `text` at least `times` times.
+    bool wait_for(const std::string& text, std::size_t times) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        const auto seen = [&] { return count_of(output_, text) >= times; };
+        return changed_.wait_for(lock, mock::patience, [&] { return seen() || eof_; }) && seen();
+    }
+    /// How often `text` occurs in `output`.
+    static std::size_t count_of(const std::string& output, const std::string& text) {
+        std::size_t n = 0;
+        for (auto at = output.find(text); at != std::string::npos; at = output.find(text, at + text.size())) ++n;
+        return n;
+    }
+    std::string output() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return output_;
+    }
+    void signal(int sig) { kill(pid_, sig); }
+    pid_t pid() const { return pid_; }
+    int wait() {
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        exited_ = true;
+        if (reader_.joinable()) reader_.join();
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    /// The port from the "listening on host:port" line.
+    int port() {
+        if (!wait_for("listening on ")) return -1;
+        auto text = output();
+        auto at = text.find("listening on ");
+        auto colon = text.find(':', at + 13);
+        return std::atoi(text.c_str() + colon + 1);
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    std::thread reader_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::string output_;
+    bool eof_ = false;
+};
+
+}  // namespace mock
