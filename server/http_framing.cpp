@@ -237,6 +237,12 @@ void chunked_decoder::fail(int status, std::string message) {
     error_ = framing_error{status, std::move(message)};
 }
 
+bool chunked_decoder::expect(char c, char wanted, const char* what) {
+    if (c == wanted) return true;
+    fail(400, std::string("malformed chunked body: ") + what);
+    return false;
+}
+
 bool chunked_decoder::skip(char c, state after_cr, std::size_t& counted, int over_status, const char* what) {
     if (c == '\n' || c == '\0') {
         fail(400, std::string("malformed chunked body: ") + what + " holds a bare line end or NUL");
@@ -297,10 +303,7 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                 ++at;
                 break;
             case state::size_lf:
-                if (c != '\n') {
-                    fail(400, "malformed chunked body: a chunk-size line must end with CRLF");
-                    return at;
-                }
+                if (!expect(c, '\n', "a chunk-size line must end with CRLF")) return at;
                 ++at;
                 line_bytes_ = 0;
                 size_digits_ = 0;
@@ -317,10 +320,9 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
             }
             case state::data_cr:
             case state::data_lf:
-                if (c != (state_ == state::data_cr ? '\r' : '\n')) {
-                    fail(400, "malformed chunked body: chunk data must be followed by CRLF (the chunk is longer than its size)");
+                if (!expect(c, state_ == state::data_cr ? '\r' : '\n',
+                            "chunk data must be followed by CRLF (the chunk is longer than its size)"))
                     return at;
-                }
                 ++at;
                 state_ = state_ == state::data_cr ? state::data_lf : state::size;
                 break;
@@ -331,10 +333,7 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& body) {
                 ++at;
                 break;
             case state::trailer_lf:
-                if (c != '\n') {
-                    fail(400, "malformed chunked body: a trailer line must end with CRLF");
-                    return at;
-                }
+                if (!expect(c, '\n', "a trailer line must end with CRLF")) return at;
                 ++at;
                 state_ = line_bytes_ == 1 ? state::done : state::trailer;  // a line of only CR ends the body
                 line_bytes_ = 0;

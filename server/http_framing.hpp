@@ -105,6 +105,8 @@ public:
 private:
     enum class state { size, extension, size_lf, data, data_cr, data_lf, trailer, trailer_lf, done, failed };
     void fail(int status, std::string message);
+    // False (and failed) unless `c` is the one byte the framing allows here.
+    bool expect(char c, char wanted, const char* what);
     // One byte of a line the decoder skips (a chunk extension, a trailer
     // field); false once the line is malformed or `counted` passes the limit.
     bool skip(char c, state after_cr, std::size_t& counted, int over_status, const char* what);
