@@ -233,6 +233,7 @@ struct http_server::impl {
                        header_list extra_headers = {}) {
         auto res = error_response(msgbridge::error{msgbridge::error_type_for_status(status), status, message});
         res.headers = std::move(extra_headers);
+        svc.counters().observe_refusal(path.empty() ? std::string() : route_label(path), status);
         std::string id = make_request_id();
         svc.log().line(id + " " + std::string(method.empty() ? "-" : method) + " " +
                        std::string(path.empty() ? "-" : path) + " status=" + std::to_string(status) +
@@ -277,6 +278,7 @@ struct http_server::impl {
         }
         if (!svc.settings()->cfg.server_api_key.empty() && !svc.admits(head_only_request(head))) {
             auto res = unauthorized();
+            svc.counters().observe_refusal(route_label(head.path()), res.status);
             std::string id = make_request_id();
             svc.log().line(id + " " + std::string(head.method) + " " + std::string(head.path()) + " status=401 error=" + res.body);
             out.answer = answer_bytes(res, id, head.method == "HEAD");

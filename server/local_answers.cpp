@@ -12,6 +12,7 @@
 #include <msgbridge/stream.hpp>
 #include <msgbridge/version.hpp>
 
+#include "metrics.hpp"
 #include "routes.hpp"
 
 namespace proxy {
@@ -329,6 +330,13 @@ http_response health_answer(std::size_t active_streams, const msgbridge::key_poo
     }
     w.end_object();
     return json_response(200, w.str());
+}
+
+http_response metrics_answer(std::string exposition) {
+    http_response res;
+    res.content_type = std::string(metrics_content_type);
+    res.body = std::move(exposition);
+    return res;
 }
 
 http_response root_answer() {

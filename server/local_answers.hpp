@@ -42,6 +42,9 @@ http_response client_probe_answer();
 /// `GET /health`; the per-key counters (redacted ids) only when `with_key_stats`.
 http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats);
 
+/// `GET /metrics`: the exposition text metrics::scrape made.
+http_response metrics_answer(std::string exposition);
+
 /// `GET /`: the Go original's liveness JSON, naming the listed routes.
 http_response root_answer();
 

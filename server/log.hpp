@@ -52,6 +52,7 @@ struct exchange_summary {
     int status = 0;
     std::uint64_t tokens_in = 0;
     std::uint64_t tokens_out = 0;
+    std::uint64_t tokens_cache_read = 0;  ///< input tokens the upstream read from its prompt cache
     std::chrono::steady_clock::time_point started;
     std::optional<std::chrono::steady_clock::time_point> first_byte;  ///< none: nothing reached the client
     std::chrono::steady_clock::time_point finished;

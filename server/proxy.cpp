@@ -132,11 +132,12 @@ http_response service::handle(const http_request& request) {
     const generation current = settings();
     http_response res = dispatch(request, current);
     if (!res.logged) {
+        const auto finished = steady::now();
         std::string line = request.id + " " + request.method + " " + request.path + " status=" +
-                           std::to_string(res.status) + " total_ms=" +
-                           std::to_string(millis_between(started, steady::now()));
+                           std::to_string(res.status) + " total_ms=" + std::to_string(millis_between(started, finished));
         if (res.status >= 400) line += " error=" + res.body;
         current->log.line(std::move(line));
+        metrics_.observe_request(route_label(request.path), {}, res.status, finished - started);
     }
     return res;
 }
@@ -155,6 +156,7 @@ http_response service::dispatch(const http_request& request, const generation& c
             return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
         case endpoint::health: return health_answer(active_streams(), current->keys, authorized(request, cfg));
+        case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
         case endpoint::root: return root_answer();
     }
     return no_route(request);
@@ -182,6 +184,7 @@ http_response service::messages(const http_request& request, const generation& c
         log.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) + " error=" + err.message);
         auto res = error_response(err);
         res.logged = true;
+        metrics_.observe_request("/v1/messages", {}, res.status, steady::now() - started);
         return res;
     }
     msgbridge::converted_request conv = std::move(converted).value();
@@ -192,6 +195,7 @@ http_response service::messages(const http_request& request, const generation& c
         if (res.status == 200) {
             log.line(request.id + " POST /v1/messages " + conv.context.client_model + " quota probe answered locally");
             res.logged = true;
+            metrics_.observe_request("/v1/messages", {}, res.status, steady::now() - started);
         }
         return res;
     }
@@ -205,7 +209,7 @@ http_response service::messages(const http_request& request, const generation& c
 
 http_response service::stream_messages(const http_request& request, const generation& current,
                                        msgbridge::converted_request converted) {
-    auto session = std::make_shared<stream_session>(stream_context{current, producers_}, request, std::move(converted));
+    auto session = std::make_shared<stream_session>(stream_context{current, producers_, metrics_}, request, std::move(converted));
     add_session(session);
     session->start();
     if (!session->wait_for_commit(std::chrono::seconds(current->cfg.stream_commit_after_seconds))) {
@@ -269,6 +273,7 @@ http_response service::complete_messages(const http_request& request, const sett
     summary.client_disconnected = client_left;
     if (res.status >= 400) summary.error_body = res.body;
     current.log.line(summary_line(summary, attempts.attempts));
+    metrics_.observe_exchange(summary);
     res.logged = true;
     return res;
 }
@@ -298,6 +303,7 @@ http_response service::completion_answer(const config& cfg, const attempt_result
         return error_response(upstream_failure(502, "the upstream's answer could not be converted: " + converted.error().message));
     summary.tokens_in = converted->input_tokens;
     summary.tokens_out = converted->output_tokens;
+    summary.tokens_cache_read = converted->cache_read_input_tokens;
     return json_response(200, std::move(converted->body));
 }
 

@@ -25,6 +25,7 @@
 #include "converter_pool.hpp"
 #include "http_types.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "settings_generation.hpp"
 #include "upstream.hpp"
 #include "upstream_models.hpp"
@@ -68,6 +69,8 @@ public:
     std::shared_ptr<const settings_generation> settings() const;
     /// The plain logger, for lines made without request data.
     const logger& log() const { return sink_; }
+    /// Where the HTTP side counts what it answers without the service (refusals before a body).
+    metrics& counters() { return metrics_; }
 
 private:
     using steady = std::chrono::steady_clock;
@@ -92,6 +95,8 @@ private:
     mutable std::mutex generation_mutex_;  ///< guards the pointer only; a request copies it once
     generation current_;
     converter_pool<msgbridge::response_converter> response_converters_;
+
+    metrics metrics_;  ///< kept across reloads: counters never go back to zero
 
     mutable std::mutex sessions_mutex_;
     std::set<std::shared_ptr<stream_session>> sessions_;

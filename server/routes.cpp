@@ -15,6 +15,12 @@ const route* find_route(std::string_view path) {
     return nullptr;
 }
 
+std::string route_label(std::string_view path) {
+    const route* found = find_route(path);
+    if (found == nullptr) return "unmatched";
+    return std::string(found->path) + (found->prefix ? "{id}" : "");
+}
+
 std::string endpoint_name(const route& r) {
     return std::string(r.method) + " " + std::string(r.path);
 }

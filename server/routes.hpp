@@ -11,7 +11,7 @@
 namespace proxy {
 
 /// What a route leads to; service::route() dispatches on it.
-enum class endpoint { messages, count_tokens, models, model, health, root, client_probe };
+enum class endpoint { messages, count_tokens, models, model, health, metrics, root, client_probe };
 
 struct route {
     std::string_view method;
@@ -29,6 +29,7 @@ inline constexpr route routes[] = {
     {"GET", "/v1/models/", endpoint::models, false, true, false},
     {"GET", "/v1/models/", endpoint::model, true, true, false},
     {"GET", "/health", endpoint::health, false, false, true},
+    {"GET", "/metrics", endpoint::metrics, false, true, true},
     {"GET", "/", endpoint::root, false, false, false},
     // Claude Code's start-up check and its telemetry, which go to whatever
     // ANTHROPIC_BASE_URL names: answered so that they fail nowhere.
@@ -39,6 +40,11 @@ inline constexpr route routes[] = {
 /// The route serving `path` (with any method): exact paths first, then
 /// prefixes, in table order. Null when none does.
 const route* find_route(std::string_view path);
+
+/// The route pattern serving `path` as metrics label it (`/v1/models/{id}`;
+/// `unmatched` for a path no route serves): never the raw path, which a
+/// client could vary without end.
+std::string route_label(std::string_view path);
 
 /// "POST /v1/messages": a route as `GET /` and the 404 answer name it.
 std::string endpoint_name(const route& r);

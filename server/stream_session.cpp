@@ -111,6 +111,7 @@ void stream_session::log_summary(int status) {
     summary.status = status;
     summary.tokens_in = input_tokens_;
     summary.tokens_out = output_tokens_;
+    summary.tokens_cache_read = cache_read_tokens_;
     summary.started = started_;
     summary.first_byte = first_byte_;
     summary.finished = finished_.value_or(steady::now());
@@ -121,6 +122,7 @@ void stream_session::log_summary(int status) {
     summary.end_note = end_note_;
     const settings_generation& settings = *context_.settings;
     settings.log.line(summary_line(summary, result_.attempts));
+    context_.counters.observe_exchange(summary);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())
         settings.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));
@@ -230,6 +232,7 @@ void stream_session::publish_last(const std::string& batch) {
     }
     input_tokens_ = converter_.input_tokens();
     output_tokens_ = converter_.output_tokens();
+    cache_read_tokens_ = converter_.cache_read_input_tokens();
     preview_ = converter_.text_preview();
     finished_ = steady::now();
 }

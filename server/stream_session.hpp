@@ -18,6 +18,7 @@
 
 #include "attempts.hpp"
 #include "http_types.hpp"
+#include "metrics.hpp"
 #include "settings_generation.hpp"
 #include "worker_pool.hpp"
 
@@ -30,6 +31,8 @@ struct stream_context {
     std::shared_ptr<const settings_generation> settings;
     /// Outlives every session (the service joins its producers before it goes).
     worker_pool& producers;
+    /// Counts the stream when its summary is logged; outlives every session, as `producers`.
+    metrics& counters;
 };
 
 /// Shared by three threads: the handler (waits until the answer commits or
@@ -107,6 +110,7 @@ private:
     std::string end_note_;
     std::uint64_t input_tokens_ = 0;
     std::uint64_t output_tokens_ = 0;
+    std::uint64_t cache_read_tokens_ = 0;
     std::uint64_t upstream_bytes_ = 0;  // producer thread only
     bool too_large_ = false;            // producer thread only
     unsigned pings_ = 0;

@@ -65,6 +65,8 @@ public:
     /// Usage as known so far (upstream's, else estimated).
     [[nodiscard]] std::uint64_t input_tokens() const noexcept;
     [[nodiscard]] std::uint64_t output_tokens() const noexcept;
+    /// Input tokens the upstream read from its prompt cache (0 until it reports usage).
+    [[nodiscard]] std::uint64_t cache_read_input_tokens() const noexcept;
 
     /// The message id sent in message_start.
     [[nodiscard]] std::string_view message_id() const noexcept { return message_id_; }

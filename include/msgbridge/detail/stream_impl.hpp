@@ -38,6 +38,10 @@ inline std::uint64_t stream_converter::input_tokens() const noexcept {
     return context_.estimated_input_tokens == 0 ? 1 : context_.estimated_input_tokens;
 }
 
+inline std::uint64_t stream_converter::cache_read_input_tokens() const noexcept {
+    return usage_.present ? usage_.cached_tokens : 0;
+}
+
 inline std::uint64_t stream_converter::output_tokens() const noexcept {
     if (usage_.present) return usage_.completion_tokens;
     return detail::estimate_tokens(output_bytes_);
