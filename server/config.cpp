@@ -383,10 +383,12 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         } else if (key == "models") {
             simdjson::dom::array array;
             if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of model profiles");
-            cfg.request.profiles.clear();
+            cfg.user_models.clear();
             std::size_t index = 0;
             for (auto item : array)
-                cfg.request.profiles.push_back(parse_profile(ctx, "models[" + std::to_string(index++) + "]", item));
+                cfg.user_models.push_back(parse_profile(ctx, "models[" + std::to_string(index++) + "]", item));
+        } else if (key == "models_replace_defaults") {
+            cfg.models_replace_defaults = get_bool(ctx, key, v);
         } else if (!key.empty() && (key[0] == '_' || key[0] == '$')) {
             // "_comment" and "$schema" style members are for humans and editors.
         } else {
@@ -394,6 +396,45 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
             cfg.notes.push_back(origin + ": unknown setting '" + std::string(key) + "' ignored");
         }
     }
+    if (cfg.models_replace_defaults && cfg.user_models.empty())
+        fail(origin + ": models_replace_defaults is true but models is empty: there would be no profiles at all");
+    cfg.request.profiles = profile_table(cfg);
+}
+
+std::vector<msgbridge::model_profile> profile_table(const config& cfg) {
+    // First match wins, so the user's entries in front override the shipped
+    // ones for the models they name and leave the others their profiles.
+    std::vector<msgbridge::model_profile> table = cfg.user_models;
+    if (!cfg.models_replace_defaults) {
+        auto shipped = msgbridge::default_profiles();
+        table.insert(table.end(), std::make_move_iterator(shipped.begin()), std::make_move_iterator(shipped.end()));
+    }
+    return table;
+}
+
+std::vector<std::string> describe_profiles(const std::vector<msgbridge::model_profile>& profiles) {
+    const auto optional_number = [](const std::optional<std::uint32_t>& value) {
+        return value ? std::to_string(*value) : std::string("none");
+    };
+    const auto reasoning_name = [](msgbridge::reasoning_control control) {
+        switch (control) {
+            case msgbridge::reasoning_control::reasoning_effort: return "reasoning_effort";
+            case msgbridge::reasoning_control::chat_template_kwargs: return "chat_template_kwargs";
+            case msgbridge::reasoning_control::none: break;
+        }
+        return "none";
+    };
+    std::vector<std::string> lines;
+    for (const auto& profile : profiles) {
+        std::string line = "model profile: " + profile.match + " -> max output " + optional_number(profile.max_output_tokens) +
+                           ", context " + optional_number(profile.context_window) + ", vision " +
+                           (profile.vision ? "yes" : "no") + ", top_k " + (profile.top_k ? "yes" : "no") + ", reasoning " +
+                           reasoning_name(profile.reasoning);
+        if (profile.reasoning == msgbridge::reasoning_control::chat_template_kwargs) line += "." + profile.thinking_kwarg;
+        if (!profile.extra_body.empty()) line += ", extra_body " + profile.extra_body;
+        lines.push_back(std::move(line));
+    }
+    return lines;
 }
 
 upstream_url parse_upstream_url(const std::string& url) {

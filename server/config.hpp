@@ -67,7 +67,11 @@ struct config {
     std::size_t log_stream_text_preview_chars = 256;
 
     // --- additions ---
-    msgbridge::request_options request;        ///< model_map, default_model, profiles
+    msgbridge::request_options request;        ///< model_map, default_model, profiles (profile_table())
+    /// config `models`: profiles put in front of the shipped ones (first match wins).
+    std::vector<msgbridge::model_profile> user_models;
+    /// config `models_replace_defaults`: `models` is the whole table, the shipped profiles are left out.
+    bool models_replace_defaults = false;
     std::size_t max_body_bytes = 32u << 20;    ///< 413 above this
     std::size_t max_connections = 1024;        ///< concurrent connections served; beyond: 529
     unsigned connect_timeout_seconds = 10;
@@ -158,6 +162,13 @@ bool is_loopback_host(const std::string& host);
 
 /// "model mapping: claude-sonnet-* -> z-ai/glm5, … (from MODEL_MAP); other claude* names -> …": the start-up log line.
 std::string describe_model_mapping(const config& cfg);
+
+/// The profile table in effect: `user_models`, then the shipped
+/// `default_profiles()` unless `models_replace_defaults`.
+std::vector<msgbridge::model_profile> profile_table(const config& cfg);
+
+/// One start-up log line per profile, in match order: "model profile: MATCH -> max output …, vision …".
+std::vector<std::string> describe_profiles(const std::vector<msgbridge::model_profile>& profiles);
 
 /// The text printed by `--help`.
 std::string help_text();

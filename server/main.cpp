@@ -84,6 +84,7 @@ void log_startup(const logger& log, const config& cfg, int port, rlim_t descript
     log.line("connections: " + std::to_string(cfg.max_connections) + " served at once (MAX_CONNECTIONS), open descriptors up to " +
              std::to_string(descriptor_limit));
     log.line(describe_model_mapping(cfg));
+    for (const auto& line : describe_profiles(profile_table(cfg))) log.line(line);
     // Tests and scripts read the bound port from this line (ADDR may say port 0).
     log.line("listening on " + cfg.listen_host + ":" + std::to_string(port));
 }

@@ -257,31 +257,43 @@ http_response service::complete_messages(const http_request& request, const sett
     cancel_handle cancel;
     std::atomic<bool> client_left{false};
     attempt_result attempts;
-    {
-        // Nobody would read the answer, and it costs the user quota.
-        hangup_watch watch(request.client, [&] {
-            client_left = true;
-            cancel.cancel();
-        });
-        attempts = run_attempts(current.upstream, request.id, up, cancel, hooks);
+    std::vector<std::string> tries;  // every attempt of both asks, for the summary line
+    std::optional<http_response> answered;
+    // An empty answer (NIM under load: thinks, then nothing) is asked for once more.
+    for (bool may_ask_again = true; !answered; may_ask_again = false) {
+        answer.clear();
+        too_large = false;
+        {
+            // Nobody would read the answer, and it costs the user quota.
+            hangup_watch watch(request.client, [&] {
+                client_left = true;
+                cancel.cancel();
+            });
+            attempts = run_attempts(current.upstream, request.id, up, cancel, hooks);
+        }
+        tries.insert(tries.end(), attempts.attempts.begin(), attempts.attempts.end());
+        explain_unmapped_model(attempts, converted.context.client_model, converted.upstream_model);
+        answered = completion_answer(cfg, attempts, too_large, answer, converted.context, may_ask_again && !client_left,
+                                     summary);
+        if (!answered) current.log.line(request.id + " the model returned an empty answer; asking once more");
     }
-    explain_unmapped_model(attempts, converted.context.client_model, converted.upstream_model);
-
-    http_response res = completion_answer(cfg, attempts, too_large, answer, converted.context, summary);
+    http_response res = std::move(*answered);
     summary.finished = steady::now();
     summary.status = res.status;
     summary.client_disconnected = client_left;
     if (res.status >= 400) summary.error_body = res.body;
-    current.log.line(summary_line(summary, attempts.attempts));
+    current.log.line(summary_line(summary, tries));
     metrics_.observe_exchange(summary);
     res.logged = true;
     return res;
 }
 
-// The client's answer to a finished exchange; the token counts go to `summary`.
-http_response service::completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
-                                         const std::string& answer, const msgbridge::response_context& context,
-                                         exchange_summary& summary) {
+// The client's answer to a finished exchange; the token counts go to
+// `summary`. None when the model said nothing and `may_ask_again`.
+std::optional<http_response> service::completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
+                                                        const std::string& answer,
+                                                        const msgbridge::response_context& context, bool may_ask_again,
+                                                        exchange_summary& summary) {
     if (!attempts.committed) return attempts_failed(attempts);
     if (too_large) {
         return error_response(upstream_failure(502, "the upstream's answer exceeded " +
@@ -301,6 +313,12 @@ http_response service::completion_answer(const config& cfg, const attempt_result
     });
     if (!converted)
         return error_response(upstream_failure(502, "the upstream's answer could not be converted: " + converted.error().message));
+    // Reasoning cut by max_tokens is an answer the client asked for; nothing at all after a stop is not.
+    if (converted->empty_answer && converted->stop_reason != "max_tokens") {
+        if (may_ask_again) return std::nullopt;
+        return error_response(upstream_failure(
+            502, "the model returned an empty answer (no text, no tool call), twice; retry the request"));
+    }
     summary.tokens_in = converted->input_tokens;
     summary.tokens_out = converted->output_tokens;
     summary.tokens_cache_read = converted->cache_read_input_tokens;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -82,9 +83,9 @@ private:
                                   msgbridge::converted_request converted);
     http_response complete_messages(const http_request& request, const settings_generation& current,
                                     msgbridge::converted_request converted, steady::time_point started);
-    http_response completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
-                                    const std::string& answer, const msgbridge::response_context& context,
-                                    exchange_summary& summary);
+    std::optional<http_response> completion_answer(const config& cfg, const attempt_result& attempts, bool too_large,
+                                                   const std::string& answer, const msgbridge::response_context& context,
+                                                   bool may_ask_again, exchange_summary& summary);
     http_response count_tokens(const http_request& request, const settings_generation& current);
     static bool authorized(const http_request& request, const config& cfg);
 

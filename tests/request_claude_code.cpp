@@ -72,9 +72,9 @@ TEST_CASE("request: a Claude Code request against each NVIDIA model", "[request]
         CHECK(converted.body.find("chat_template_kwargs") == std::string::npos);
         CHECK(converted.body.find("reasoning_content") == std::string::npos);
     }
-    SECTION("an unknown upstream: the conservative fallback") {
+    SECTION("an unknown upstream: what the client sent, output not capped") {
         auto converted = request_test::convert_ok(body, claude_code_options("acme/unknown-1"));
-        CHECK(converted.max_tokens == 32768);
+        CHECK(converted.max_tokens == 128000);
         CHECK(converted.body.find(R"("model":"acme/unknown-1")") != std::string::npos);
     }
 }

@@ -37,9 +37,15 @@ TEST_CASE("request options: default profiles cover the NVIDIA models and a fallb
     CHECK(minimax.think_tags_in_content);
     CHECK_FALSE(minimax.tool_choice_required);
     const auto& other = msgbridge::find_profile(profiles, "meta/llama-4");
+    // A model nobody described gets what its client sent: images, top_k,
+    // the effort as reasoning_effort, no output cap (docs/models.md).
     CHECK(other.match == "*");
-    CHECK_FALSE(other.top_k);
+    CHECK(other.top_k);
+    CHECK(other.vision);
+    CHECK(other.reasoning == msgbridge::reasoning_control::reasoning_effort);
+    CHECK_FALSE(other.max_output_tokens.has_value());
     const auto& none = msgbridge::find_profile({}, "x");
-    CHECK(none.max_output_tokens.value_or(0) == 32768);
-    CHECK_FALSE(none.vision);
+    CHECK(none.match == "*");
+    CHECK_FALSE(none.max_output_tokens.has_value());
+    CHECK(none.vision);
 }

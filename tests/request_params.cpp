@@ -60,9 +60,17 @@ TEST_CASE("request: sampling parameters, stop sequences, stream, metadata", "[re
                             R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"temperature":0.7,"top_p":0.1,"top_k":40,)" + hi + "}");
     }
     SECTION("top_k is left out where the profile says so") {
+        msgbridge::request_options options;
+        msgbridge::model_profile no_top_k;
+        no_top_k.top_k = false;
+        options.profiles.push_back(no_top_k);
         auto converted = require_converts_to(R"({"model":"some/other-model","max_tokens":10,"top_k":40,)" + hi + "}",
-                                             R"({"model":"some/other-model","max_tokens":10,)" + hi + "}");
+                                             R"({"model":"some/other-model","max_tokens":10,)" + hi + "}", options);
         CHECK(has_warning(converted, "top_k: left out"));
+    }
+    SECTION("a model no profile describes gets top_k as sent") {
+        require_converts_to(R"({"model":"some/other-model","max_tokens":10,"top_k":40,)" + hi + "}",
+                            R"({"model":"some/other-model","max_tokens":10,"top_k":40,)" + hi + "}");
     }
     SECTION("stop_sequences become stop, and the response side learns them") {
         auto converted = require_converts_to(R"({"model":"moonshotai/kimi-k2.5","max_tokens":10,"stop_sequences":["END","\n\nHuman:"],)" + hi + "}",

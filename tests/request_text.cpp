@@ -4,8 +4,8 @@
 using request_test::require_converts_to;
 
 namespace {
-// A model with no profile of its own gets the conservative fallback; these
-// tests use a Kimi name so vision and reasoning replay are on.
+// These tests use a Kimi name: a profile with vision and reasoning replay on
+// that leaves the text as sent.
 constexpr const char* model = R"("model":"moonshotai/kimi-k2.5","max_tokens":1000)";
 std::string body(const std::string& messages, const std::string& extra = "") {
     return std::string("{") + model + extra + R"(,"messages":)" + messages + "}";

@@ -121,7 +121,8 @@ TEST_CASE("config: our additions: model mapping, per-model options, limits", "[s
     CHECK(cfg.request.model_map[0].upstream_model == "z-ai/glm4.7");
     CHECK(cfg.request.model_map[1].pattern == "claude-*haiku*");
     CHECK(cfg.request.default_model == "z-ai/glm4.7");
-    REQUIRE(cfg.request.profiles.size() == 1);
+    // The user's entry goes in front of the shipped table.
+    REQUIRE(cfg.request.profiles.size() == 1 + msgbridge::default_profiles().size());
     CHECK(cfg.request.profiles[0].match == "moonshotai/*");
     CHECK(cfg.request.profiles[0].max_output_tokens == 8192u);
     CHECK_FALSE(cfg.request.profiles[0].vision);
@@ -133,6 +134,41 @@ TEST_CASE("config: our additions: model mapping, per-model options, limits", "[s
     CHECK(cfg.stream_idle_timeout_seconds == 60);
     CHECK(cfg.ping_interval_seconds == 3);
     CHECK_FALSE(cfg.answer_quota_probe);
+}
+
+TEST_CASE("config: models go in front of the shipped profiles unless models_replace_defaults", "[server][config]") {
+    SECTION("merged: a new model's entry leaves glm its cap, and overrides what it names") {
+        temp_file file(R"({"models": [{"match": "acme/new-model", "vision": false},
+                                      {"match": "moonshotai/kimi-k2*", "max_output_tokens": 16384}]})");
+        auto cfg = proxy::load_config(env_of({}), file.path);
+        const auto& profiles = cfg.request.profiles;
+        CHECK_FALSE(msgbridge::find_profile(profiles, "acme/new-model").vision);
+        CHECK(msgbridge::find_profile(profiles, "z-ai/glm4.7").max_output_tokens == 131072u);
+        CHECK(msgbridge::find_profile(profiles, "moonshotai/kimi-k2.5").max_output_tokens == 16384u);
+        CHECK(msgbridge::find_profile(profiles, "someone/else").match == "*");
+        CHECK(proxy::profile_table(cfg).size() == profiles.size());
+    }
+    SECTION("replaced: only the user's entries") {
+        temp_file file(R"({"models_replace_defaults": true, "models": [{"match": "acme/*", "top_k": false}]})");
+        auto cfg = proxy::load_config(env_of({}), file.path);
+        REQUIRE(cfg.request.profiles.size() == 1);
+        CHECK(cfg.request.profiles[0].match == "acme/*");
+        // No shipped glm profile: the glm model gets find_profile's open fallback.
+        CHECK_FALSE(msgbridge::find_profile(cfg.request.profiles, "z-ai/glm4.7").max_output_tokens.has_value());
+    }
+    SECTION("replacing with nothing is refused") {
+        temp_file file(R"({"models_replace_defaults": true})");
+        auto msg = error_of([&] { (void)proxy::load_config(env_of({}), file.path); });
+        CHECK(msg.find("models_replace_defaults") != std::string::npos);
+    }
+    SECTION("no config file: the shipped table, one log line per profile") {
+        auto cfg = proxy::load_config(env_of({}));
+        const auto lines = proxy::describe_profiles(proxy::profile_table(cfg));
+        REQUIRE(lines.size() == msgbridge::default_profiles().size());
+        CHECK(lines[1] == R"(model profile: z-ai/glm* -> max output 131072, context 202752, vision no, top_k yes, )"
+                          R"(reasoning chat_template_kwargs.enable_thinking, extra_body {"chat_template_kwargs":{"clear_thinking":false}})");
+        CHECK(lines.back() == "model profile: * -> max output none, context none, vision yes, top_k yes, reasoning reasoning_effort");
+    }
 }
 
 TEST_CASE("config: a bad value stops the start with one line naming it", "[server][config]") {

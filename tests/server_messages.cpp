@@ -263,3 +263,47 @@ TEST_CASE("messages: Claude Code's max_tokens:1 quota probe is answered locally"
         CHECK(up.requests().size() == 1);
     }
 }
+
+TEST_CASE("messages: an empty answer is asked for once more, then is an api_error", "[server][messages][empty]") {
+    // NIM under load: reasoning, then no text and no tool call.
+    const std::string thought_only = R"({"id":"c","object":"chat.completion","created":1,"model":"z-ai/glm4.7","choices":[{"index":0,
+        "message":{"role":"assistant","content":null,"reasoning_content":"let me think"},"finish_reason":"stop"}],
+        "usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}})";
+    simdjson::dom::parser parser;
+
+    SECTION("empty once: the second answer goes to the client") {
+        mock::upstream up([&](const mock::recorded&, std::size_t index) {
+            return mock::json(200, index == 0 ? thought_only : mock::completion("Hello there"));
+        });
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        auto doc = parse(parser, res->body);
+        CHECK(str(doc["content"].at(0)["text"]) == "Hello there");
+        CHECK(up.requests().size() == 2);
+        CHECK(proxy.log_text().find("the model returned an empty answer; asking once more") != std::string::npos);
+    }
+    SECTION("empty twice: an api_error that says so, and no third ask") {
+        mock::upstream up([&](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("")); });
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 502);
+        auto doc = parse(parser, res->body);
+        CHECK(str(doc["error"]["type"]) == "api_error");
+        CHECK(str(doc["error"]["message"]).find("empty answer") != std::string::npos);
+        CHECK(up.requests().size() == 2);
+    }
+    SECTION("reasoning cut by max_tokens is an answer, not asked again") {
+        std::string cut = thought_only;
+        cut.replace(cut.find(R"("finish_reason":"stop")"), 22, R"("finish_reason":"length")");
+        mock::upstream up([&](const mock::recorded&, std::size_t) { return mock::json(200, cut); });
+        mock::running_proxy proxy(mock::test_config(up.url()));
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(str(parse(parser, res->body)["stop_reason"]) == "max_tokens");
+        CHECK(up.requests().size() == 1);
+    }
+}

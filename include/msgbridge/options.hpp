@@ -88,8 +88,8 @@ struct request_options {
     user_id_forwarding forward_user_id = user_id_forwarding::off;  ///< identifiers leave only when asked
 };
 
-/// Profiles shipped for the NVIDIA models named in the README plus a
-/// conservative `*` fallback, in match order.
+/// Profiles shipped for the NVIDIA models named in the README plus a `*`
+/// fallback that forwards what the client sent, in match order.
 [[nodiscard]] inline std::vector<model_profile> default_profiles();
 
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one byte).
@@ -100,7 +100,7 @@ struct request_options {
 [[nodiscard]] inline std::string_view map_model(const request_options& options, std::string_view client_model) noexcept;
 
 /// The first profile in `profiles` whose `match` fits `upstream_model`;
-/// a conservative default when none does.
+/// the `*` fallback of default_profiles() when none does.
 [[nodiscard]] inline const model_profile& find_profile(const std::vector<model_profile>& profiles,
                                                        std::string_view upstream_model);
 

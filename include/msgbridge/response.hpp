@@ -37,6 +37,7 @@ struct converted_response {
     std::uint64_t output_tokens = 0;             ///< `usage.output_tokens`
     std::uint64_t cache_read_input_tokens = 0;   ///< `usage.cache_read_input_tokens`
     std::string_view stop_reason;                ///< `stop_reason`; points to a string literal
+    bool empty_answer = false;                   ///< no text and no tool call (reasoning at most): the model said nothing
 };
 
 /// Converts OpenAI `chat.completion` bodies into Anthropic `message` bodies,

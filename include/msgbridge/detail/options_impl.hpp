@@ -35,14 +35,15 @@ inline bool glob_match(std::string_view pattern, std::string_view text) noexcept
 }
 
 namespace detail {
-// What we assume of a model nobody has described: no vision, no top_k (OpenAI
-// proper rejects it), an output cap that every hosted model we know accepts.
-inline model_profile conservative_profile() {
+// What we assume of a model nobody has described: that it takes what the
+// client sent. Images, `top_k` and the client's effort (as `reasoning_effort`)
+// go through and output is not capped: the upstream decides, and a refusal
+// naming a parameter is for the server's self-healing retry to learn from
+// (docs/models.md). A guess here would silently change every request.
+inline model_profile open_profile() {
     model_profile profile;
     profile.match = "*";
-    profile.max_output_tokens = 32768;
-    profile.vision = false;
-    profile.top_k = false;
+    profile.reasoning = reasoning_control::reasoning_effort;
     profile.file_parts = false;
     // The one placement every chat template accepts that also keeps the
     // conversation's prefix (and so the upstream's prompt cache) unchanged.
@@ -90,7 +91,7 @@ inline std::vector<model_profile> default_profiles() {
     minimax.tool_choice_required = false;
     profiles.push_back(minimax);
 
-    profiles.push_back(detail::conservative_profile());
+    profiles.push_back(detail::open_profile());
     return profiles;
 }
 
@@ -108,7 +109,7 @@ inline const model_profile& find_profile(const std::vector<model_profile>& profi
         if (glob_match(profile.match, upstream_model)) return profile;
     }
     // A function-local constant, not namespace-scope state: built once, never changed.
-    static const model_profile fallback = detail::conservative_profile();
+    static const model_profile fallback = detail::open_profile();
     return fallback;
 }
 

@@ -76,6 +76,7 @@ inline result<converted_response> response_converter::convert(std::string_view o
     const detail::stop_info stop =
         detail::map_finish_reason(body.finish_reason, body.stop_string, !body.tool_calls.empty(), context);
     out.stop_reason = stop.stop_reason;
+    out.empty_answer = detail::is_blank(text) && body.tool_calls.empty();
     writer_.key("stop_reason");
     writer_.string(stop.stop_reason);
     writer_.key("stop_sequence");
