@@ -49,9 +49,6 @@ inline constexpr tool_markup_section tool_markup_sections[] = {
     {deepseek_calls_begin, deepseek_calls_end, tool_markup::deepseek},
 };
 
-// The most text held back because it could begin an opener.
-inline constexpr std::size_t tool_markup_max_hold = 27;
-
 struct salvaged_tool_call {
     std::string name;   // as the model wrote it (an upstream tool name)
     std::string input;  // a JSON object
@@ -81,7 +78,8 @@ private:
 
 // Finds markup sections in text fed in arbitrary pieces. Text that cannot
 // be part of an opener is passed on at once; a possible opener's start
-// (at most tool_markup_max_hold bytes) waits for the next piece; a section
+// (at most 27 bytes, the longest opener's size less one) waits for the
+// next piece; a section
 // is held whole until its closer, up to max_section_bytes.
 class tool_markup_scanner {
 public:
