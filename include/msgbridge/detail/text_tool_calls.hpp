@@ -79,8 +79,8 @@ private:
 // Finds markup sections in text fed in arbitrary pieces. Text that cannot
 // be part of an opener is passed on at once; a possible opener's start
 // (at most 27 bytes, the longest opener's size less one) waits for the
-// next piece; a section
-// is held whole until its closer, up to max_section_bytes.
+// next piece; a section is held whole until its closer, up to
+// max_section_bytes.
 class tool_markup_scanner {
 public:
     // A section longer than this is not a tool call we would salvage: its
