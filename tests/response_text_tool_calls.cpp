@@ -46,14 +46,11 @@ std::string text_block(const std::string& text) {
 }  // namespace
 
 TEST_CASE("response: tool calls written as text become tool_use blocks", "[response][salvage]") {
-    msgbridge::detail::id_generator ids(42);
-    const std::string first_id = ids.make("toolu_");
-    const std::string second_id = ids.make("toolu_");
     for (const auto& shape : text_tool_call_shapes()) {
         const std::string content = salvaged_prose_before + shape.markup + salvaged_prose_after;
         SECTION(std::string(shape.name) + ": the text around the calls stays, in order; stop_reason is tool_use") {
             const auto converted = convert(content, salvaging_context());
-            CHECK_JSON_EQ(converted.content, salvaged_blocks(first_id, second_id));
+            CHECK_JSON_EQ(converted.content, salvaged_blocks());
             CHECK(converted.stop_reason == "tool_use");
         }
         SECTION(std::string(shape.name) + ": a call to a tool the request did not offer leaves the text alone") {
@@ -73,11 +70,12 @@ TEST_CASE("response: tool calls written as text become tool_use blocks", "[respo
             CHECK_JSON_EQ(convert(cut, salvaging_context()).content, text_block(cut));
         }
         SECTION(std::string(shape.name) + ": in reasoning, the calls come out between thinking blocks") {
+            const auto ids = salvaged_tool_ids();
             const auto converted = convert(content, salvaging_context(), "reasoning_content");
             CHECK_JSON_EQ(converted.content,
                           R"([{"type":"thinking","thinking":"I will look.\n","signature":"msgbridge.unsigned-thinking.v1"},)"
-                          R"({"type":"tool_use","id":")" + first_id + R"(","name":"Read","input":{"file_path":"/tmp/a.txt"}},)"
-                          R"({"type":"tool_use","id":")" + second_id + R"(","name":"Bash","input":{"command":"ls"}},)"
+                          R"({"type":"tool_use","id":")" + ids[0] + R"(","name":"Read","input":{"file_path":"/tmp/a.txt"}},)"
+                          R"({"type":"tool_use","id":")" + ids[1] + R"(","name":"Bash","input":{"command":"ls"}},)"
                           R"({"type":"thinking","thinking":"\nThat is all.","signature":"msgbridge.unsigned-thinking.v1"}])");
             CHECK(converted.stop_reason == "tool_use");
         }

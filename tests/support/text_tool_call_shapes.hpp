@@ -2,6 +2,7 @@
 // each shape models use, and what they must become.
 #pragma once
 
+#include <msgbridge/detail/ids.hpp>
 #include <msgbridge/request.hpp>
 
 #include <string>
@@ -54,12 +55,19 @@ inline std::vector<text_tool_call_shape> text_tool_call_shapes() {
 inline const char* salvaged_prose_before = "I will look.\n";
 inline const char* salvaged_prose_after = "\nThat is all.";
 
-// The blocks `salvaged_prose_before + markup + salvaged_prose_after` becomes
-// (tool ids from seed 42).
-inline std::string salvaged_blocks(const std::string& first_id, const std::string& second_id) {
+// The generated ids of the first and second tool_use block, for id seed 42
+// and a fixed message id.
+inline std::vector<std::string> salvaged_tool_ids() {
+    msgbridge::detail::id_generator ids(42);
+    return {ids.make("toolu_"), ids.make("toolu_")};
+}
+
+// The blocks `salvaged_prose_before + markup + salvaged_prose_after` becomes.
+inline std::string salvaged_blocks() {
+    const auto ids = salvaged_tool_ids();
     return R"([{"type":"text","text":"I will look.\n"},)"
-           R"({"type":"tool_use","id":")" + first_id + R"(","name":"Read","input":{"file_path":"/tmp/a.txt"}},)"
-           R"({"type":"tool_use","id":")" + second_id + R"(","name":"Bash","input":{"command":"ls"}},)"
+           R"({"type":"tool_use","id":")" + ids[0] + R"(","name":"Read","input":{"file_path":"/tmp/a.txt"}},)"
+           R"({"type":"tool_use","id":")" + ids[1] + R"(","name":"Bash","input":{"command":"ls"}},)"
            R"({"type":"text","text":"\nThat is all."}])";
 }
 
