@@ -207,6 +207,7 @@ msgbridge::model_profile parse_profile(const json_context& ctx, const std::strin
                                                           : msgbridge::late_system_placement::in_place;
         }
         else if (key == "think_tags_in_content") profile.think_tags_in_content = get_bool(ctx, field, v);
+        else if (key == "salvage_text_tool_calls") profile.salvage_text_tool_calls = get_bool(ctx, field, v);
         else if (key == "extra_body") {
             if (v.type() != element_type::OBJECT) fail(ctx.where(field) + ": expected a JSON object");
             profile.extra_body = simdjson::minify(v);

@@ -111,6 +111,10 @@ void run_ours(const recorded_stream& stream, std::size_t piece, std::string& out
     msgbridge::response_context context;
     context.client_model = "claude-sonnet-4-5";
     context.estimated_input_tokens = estimated_input;
+    // Tools offered, so text is scanned for tool calls written as text, as
+    // for every Claude Code request.
+    context.offered_tools.reserve(6);
+    for (const char* tool : {"Read", "Write", "Edit", "Bash", "Grep", "Glob"}) context.offered_tools.emplace_back(tool);
     msgbridge::stream_options options;
     options.message_id = "msg_bench";
     options.id_seed = 1;

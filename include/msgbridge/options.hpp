@@ -53,6 +53,7 @@ struct model_profile {
     std::string thinking_kwarg = "thinking";  ///< the `chat_template_kwargs` key that switches thinking
     bool tool_choice_required = true;    ///< accepts `"required"` and a named function; false: "auto" + warning
     bool file_parts = true;              ///< PDFs as OpenAI `file` parts; false: a text placeholder
+    bool salvage_text_tool_calls = true; ///< response: tool calls written as text become `tool_use` (docs/models.md)
 };
 
 /// A client model name (glob allowed, e.g. `claude-*haiku*`) and the upstream model it becomes.

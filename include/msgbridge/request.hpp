@@ -15,12 +15,16 @@ MSGBRIDGE_BEGIN_NAMESPACE
 
 /// What the response side must know about the request it answers: the
 /// client's model name, tool names that had to be shortened, stop sequences
-/// to report, and whether `<think>` tags in content are reasoning.
+/// to report, whether `<think>` tags in content are reasoning, and which
+/// tools a call written as text may name.
 struct response_context {
     std::string client_model;
     std::vector<std::pair<std::string, std::string>> tool_names;  ///< (sent upstream, original)
     std::vector<std::string> stop_sequences;
     bool think_tags_in_content = false;
+    /// Tool names as sent upstream, filled when the profile salvages tool
+    /// calls written as text; empty: no text is taken for a tool call.
+    std::vector<std::string> offered_tools;
     std::uint64_t estimated_input_tokens = 0;
 };
 

@@ -12,6 +12,8 @@
 #include "msgbridge/detail/ids.hpp"
 #include "msgbridge/detail/json_writer.hpp"
 #include "msgbridge/detail/response_reader.hpp"
+#include "msgbridge/detail/text_tool_calls.hpp"
+#include "msgbridge/detail/think_tags.hpp"
 #include "msgbridge/error.hpp"
 #include "msgbridge/request.hpp"
 #include "msgbridge/version.hpp"
@@ -66,6 +68,10 @@ private:
     void split_think_tags(std::string_view& thinking, std::string_view& text);
     std::uint64_t write_content(std::string_view thinking, std::string_view text, const response_context& context,
                                 detail::id_generator& ids);
+    std::uint64_t write_salvaging(detail::content_kind kind, std::string_view content, const response_context& context,
+                                  detail::id_generator& ids);
+    std::uint64_t write_content_block(detail::content_kind kind, std::string_view content);
+    void start_tool_use(std::string_view id, std::string_view upstream_name, const response_context& context);
     void write_tool_input(std::string_view arguments);
     void write_usage(const response_context& context, std::uint64_t output_bytes, converted_response& out);
 
@@ -77,6 +83,9 @@ private:
     std::string split_thinking_;
     std::string split_text_;
     std::string tool_id_;
+    std::string salvage_block_;  // the thinking or text between salvaged calls
+    detail::tool_markup_parser markup_parser_;
+    bool salvaged_ = false;      // a tool call written as text became tool_use
     detail::openai_fields fields_;
     detail::json_writer writer_;
 };

@@ -13,6 +13,7 @@
 #include "msgbridge/detail/response_reader.hpp"
 #include "msgbridge/detail/sse_parser.hpp"
 #include "msgbridge/detail/stream_events.hpp"
+#include "msgbridge/detail/text_tool_calls.hpp"
 #include "msgbridge/detail/think_tags.hpp"
 #include "msgbridge/error.hpp"
 #include "msgbridge/request.hpp"
@@ -92,6 +93,9 @@ private:
     void on_chunk(std::string& out);
     void content_piece(detail::content_kind kind, std::string_view piece, std::string& out);
     void split_content(std::string_view text, std::string& out);
+    void deliver(detail::content_kind kind, std::string_view piece, std::string& out);
+    void salvaged_tool_use(const detail::salvaged_tool_call& call, std::string& out);
+    void start_tool_block(std::string_view id, std::string_view upstream_name, std::string& out);
     void release_held_content(std::string& out);
     void tool_fragment(const detail::openai_tool_call& call, std::string& out);
     void advance_tools(bool final, std::string& out);
@@ -109,6 +113,9 @@ private:
     detail::openai_fields chunk_;
     detail::event_writer events_;
     detail::think_tag_splitter splitter_;
+    detail::tool_markup_parser markup_parser_;
+    detail::tool_markup_scanner markup_[2];  // by content_kind: thinking, text
+    std::string salvaged_id_;
     std::vector<tool_slot> tools_;
     std::string pending_space_;  // leading whitespace held until a block has real content
     std::string finish_reason_;
@@ -124,6 +131,7 @@ private:
     bool started_ = false;
     bool content_ended_ = false;
     bool any_tool_ = false;
+    bool salvage_ = false;  // tool calls written as text become tool_use
     bool done_ = false;
     bool failed_ = false;
 };

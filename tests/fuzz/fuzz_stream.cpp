@@ -21,6 +21,7 @@ msgbridge::response_context fuzz_context() {
     context.client_model = "claude-fuzz";
     context.tool_names = {{"short_name", "a_very_long_original_tool_name"}};
     context.stop_sequences = {"STOP"};
+    context.offered_tools = {"Read", "short_name"};  // tool calls written as text are salvaged
     context.estimated_input_tokens = 42;
     return context;
 }

@@ -122,7 +122,7 @@ private:
     void add_plain_part(std::string_view plain);
 
     // ---- tools and tool_choice (request_tools.hpp) ----
-    void start_function(std::string_view escaped_name);
+    void start_function(std::string_view escaped_name, bool offered);
     void write_function_tool(std::string_view name, std::string_view description, std::string_view schema);
     std::string_view upstream_tool_name(std::string_view escaped, std::string& shortened);
     static void write_tool_name(json_writer& writer, std::string_view escaped, const std::string& shortened);

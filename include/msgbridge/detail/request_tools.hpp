@@ -19,8 +19,9 @@ MSGBRIDGE_BEGIN_NAMESPACE
 namespace detail {
 
 // Opens {"type":"function","function":{"name":… in the top-level object;
-// the caller closes both objects.
-inline void request_engine::start_function(std::string_view escaped_name) {
+// the caller closes both objects. An `offered` tool's upstream name is
+// remembered when the profile salvages tool calls written as text.
+inline void request_engine::start_function(std::string_view escaped_name, bool offered) {
     top_.start_object();
     top_.key("type");
     top_.string("function");
@@ -28,7 +29,10 @@ inline void request_engine::start_function(std::string_view escaped_name) {
     top_.start_object();
     top_.key("name");
     std::string shortened;
-    write_tool_name(top_, upstream_tool_name(escaped_name, shortened), shortened);
+    const std::string_view sent = upstream_tool_name(escaped_name, shortened);
+    write_tool_name(top_, sent, shortened);
+    // `sent` is a valid OpenAI name when set, so it has no JSON escapes.
+    if (offered && profile_->salvage_text_tool_calls) context_->offered_tools.emplace_back(shortened.empty() ? sent : shortened);
 }
 
 inline void request_engine::write_function_tool(std::string_view name, std::string_view description,
@@ -37,7 +41,7 @@ inline void request_engine::write_function_tool(std::string_view name, std::stri
         top_.key("tools");
         top_.start_array();
     }
-    start_function(name);
+    start_function(name, true);
     if (description.data() != nullptr) {
         top_.key("description");
         top_.raw_string(quoted(description));
@@ -154,7 +158,7 @@ inline void request_engine::write_forced_tool_choice(std::string_view type) {
         top_.string("required");
         return;
     }
-    start_function(tools_.choice_name);
+    start_function(tools_.choice_name, false);
     top_.end_object();
     top_.end_object();
 }

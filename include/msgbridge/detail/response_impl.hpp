@@ -17,9 +17,6 @@
 #include "msgbridge/response.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
-namespace detail {
-
-}  // namespace detail
 
 inline simdjson::error_code response_converter::read(std::string_view openai_body, std::size_t readable_capacity) {
     const char* data = openai_body.data();
@@ -74,7 +71,7 @@ inline result<converted_response> response_converter::convert(std::string_view o
 
     converted_response out;
     const detail::stop_info stop =
-        detail::map_finish_reason(body.finish_reason, body.stop_string, !body.tool_calls.empty(), context);
+        detail::map_finish_reason(body.finish_reason, body.stop_string, !body.tool_calls.empty() || salvaged_, context);
     out.stop_reason = stop.stop_reason;
     out.empty_answer = detail::is_blank(text) && body.tool_calls.empty();
     writer_.key("stop_reason");
@@ -106,49 +103,85 @@ inline void response_converter::split_think_tags(std::string_view& thinking, std
 // upstream reports no usage.
 inline std::uint64_t response_converter::write_content(std::string_view thinking, std::string_view text,
                                                        const response_context& context, detail::id_generator& ids) {
-    std::uint64_t output_bytes = 0;
-    // Blank blocks are left out: Anthropic rejects them when a client replays them.
-    if (!detail::is_blank(thinking)) {
-        writer_.start_object();
-        writer_.key("type");
-        writer_.string("thinking");
-        writer_.key("thinking");
-        writer_.string(thinking);
-        writer_.key("signature");
-        writer_.string(thinking_signature_placeholder);
-        writer_.end_object();
-        output_bytes += thinking.size();
-    }
-    if (!detail::is_blank(text)) {
-        writer_.start_object();
-        writer_.key("type");
-        writer_.string("text");
-        writer_.key("text");
-        writer_.string(text);
-        writer_.end_object();
-        output_bytes += text.size();
-    }
+    salvaged_ = false;
+    std::uint64_t output_bytes = write_salvaging(detail::content_kind::thinking, thinking, context, ids);
+    output_bytes += write_salvaging(detail::content_kind::text, text, context, ids);
     for (const auto& call : fields_.tool_calls) {
-        writer_.start_object();
-        writer_.key("type");
-        writer_.string("tool_use");
-        writer_.key("id");
         // Ids go back verbatim: Kimi's `functions.<name>:<n>` must return unchanged.
         if (call.id.empty()) {
             tool_id_.clear();
             ids.append_id(tool_id_, "toolu_");
-            writer_.string(tool_id_);
+            start_tool_use(tool_id_, call.name, context);
         } else {
-            writer_.string(call.id);
+            start_tool_use(call.id, call.name, context);
         }
-        writer_.key("name");
-        writer_.string(detail::original_tool_name(call.name, context));
-        writer_.key("input");
         write_tool_input(call.arguments);
         writer_.end_object();
         output_bytes += call.arguments.size();
     }
     return output_bytes;
+}
+
+// Thinking or text with the tool calls written in it as text taken out, in
+// the order the stream converter gives: the content before a call, the
+// call, the content after it.
+inline std::uint64_t response_converter::write_salvaging(detail::content_kind kind, std::string_view content,
+                                                         const response_context& context, detail::id_generator& ids) {
+    if (context.offered_tools.empty() || content.find('<') == std::string_view::npos) {
+        return write_content_block(kind, content);
+    }
+    std::uint64_t output_bytes = 0;
+    salvage_block_.clear();
+    auto text = [this](std::string_view piece) { salvage_block_.append(piece.data(), piece.size()); };
+    detail::tool_markup_scanner scanner;
+    scanner.feed(content, text, [&](detail::tool_markup shape, std::string_view inner) {
+        if (!markup_parser_.parse(shape, inner, context.offered_tools)) return false;
+        output_bytes += write_content_block(kind, salvage_block_);
+        salvage_block_.clear();
+        for (const auto& call : markup_parser_.calls()) {
+            tool_id_.clear();
+            ids.append_id(tool_id_, "toolu_");
+            start_tool_use(tool_id_, call.name, context);
+            writer_.raw(call.input);
+            writer_.end_object();
+            output_bytes += call.input.size();
+        }
+        salvaged_ = true;
+        return true;
+    });
+    scanner.finish(text);
+    return output_bytes + write_content_block(kind, salvage_block_);
+}
+
+// Blank blocks are left out: Anthropic rejects them when a client replays
+// them. Returns the bytes written.
+inline std::uint64_t response_converter::write_content_block(detail::content_kind kind, std::string_view content) {
+    if (detail::is_blank(content)) return 0;
+    const bool thinking = kind == detail::content_kind::thinking;
+    writer_.start_object();
+    writer_.key("type");
+    writer_.string(thinking ? "thinking" : "text");
+    writer_.key(thinking ? "thinking" : "text");
+    writer_.string(content);
+    if (thinking) {
+        writer_.key("signature");
+        writer_.string(thinking_signature_placeholder);
+    }
+    writer_.end_object();
+    return content.size();
+}
+
+// Opens a tool_use block up to its `input` key; the caller writes the input and closes it.
+inline void response_converter::start_tool_use(std::string_view id, std::string_view upstream_name,
+                                               const response_context& context) {
+    writer_.start_object();
+    writer_.key("type");
+    writer_.string("tool_use");
+    writer_.key("id");
+    writer_.string(id);
+    writer_.key("name");
+    writer_.string(detail::original_tool_name(upstream_name, context));
+    writer_.key("input");
 }
 
 // A tool call's `arguments` string → the tool_use `input` object.

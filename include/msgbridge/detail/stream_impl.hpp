@@ -26,7 +26,8 @@ inline stream_converter::stream_converter(response_context context, stream_optio
       options_(std::move(options)),
       ids_(options_.id_seed != 0 ? options_.id_seed : detail::fresh_id_seed()),
       message_id_(options_.message_id.empty() ? ids_.make("msg_") : options_.message_id),
-      sse_(options_.max_event_bytes) {
+      sse_(options_.max_event_bytes),
+      salvage_(!context_.offered_tools.empty()) {
     preview_.reserve(options_.text_preview_bytes);
     chunk_.want_model = false;
 }
@@ -131,7 +132,7 @@ inline void stream_converter::on_chunk(std::string& out) {
     if (!reasoning.empty()) {
         // Reasoning in its own field: the content holds no think tags.
         splitter_.disable();
-        content_piece(detail::content_kind::thinking, reasoning, out);
+        deliver(detail::content_kind::thinking, reasoning, out);
     }
     const std::string_view text = chunk_.content.empty() ? chunk_.refusal : chunk_.content;
     if (!text.empty()) split_content(text, out);
@@ -148,15 +149,52 @@ inline void stream_converter::on_chunk(std::string& out) {
 
 inline void stream_converter::split_content(std::string_view text, std::string& out) {
     if (!context_.think_tags_in_content || splitter_.passthrough()) {
-        content_piece(detail::content_kind::text, text, out);
+        deliver(detail::content_kind::text, text, out);
         return;
     }
-    splitter_.feed(text, [this, &out](detail::content_kind kind, std::string_view piece) { content_piece(kind, piece, out); });
+    splitter_.feed(text, [this, &out](detail::content_kind kind, std::string_view piece) { deliver(kind, piece, out); });
+}
+
+// Thinking or text, past the think-tag splitter: tool calls written in it
+// as text come out as tool_use blocks.
+inline void stream_converter::deliver(detail::content_kind kind, std::string_view piece, std::string& out) {
+    if (!salvage_) {
+        content_piece(kind, piece, out);
+        return;
+    }
+    const auto index = static_cast<std::size_t>(kind);
+    // What the other kind holds came first; it cannot be a marker any more.
+    detail::tool_markup_scanner& other = markup_[1 - index];
+    const auto other_kind = static_cast<detail::content_kind>(1 - index);
+    if (other.holding()) other.finish([&](std::string_view text) { content_piece(other_kind, text, out); });
+    markup_[index].feed(
+        piece, [&](std::string_view text) { content_piece(kind, text, out); },
+        [&](detail::tool_markup shape, std::string_view inner) {
+            if (!markup_parser_.parse(shape, inner, context_.offered_tools)) return false;
+            for (const auto& call : markup_parser_.calls()) salvaged_tool_use(call, out);
+            return true;
+        });
 }
 
 inline void stream_converter::release_held_content(std::string& out) {
-    if (!context_.think_tags_in_content || splitter_.passthrough()) return;
-    splitter_.finish([this, &out](detail::content_kind kind, std::string_view piece) { content_piece(kind, piece, out); });
+    if (context_.think_tags_in_content && !splitter_.passthrough()) {
+        splitter_.finish([this, &out](detail::content_kind kind, std::string_view piece) { deliver(kind, piece, out); });
+    }
+    if (!salvage_) return;
+    for (const auto kind : {detail::content_kind::thinking, detail::content_kind::text}) {
+        markup_[static_cast<std::size_t>(kind)].finish([&](std::string_view text) { content_piece(kind, text, out); });
+    }
+}
+
+// A call salvaged from text is complete: its block opens, carries the whole
+// input in one delta, and closes.
+inline void stream_converter::salvaged_tool_use(const detail::salvaged_tool_call& call, std::string& out) {
+    salvaged_id_.clear();
+    ids_.append_id(salvaged_id_, "toolu_");
+    start_tool_block(salvaged_id_, call.name, out);
+    output_bytes_ += call.input.size();
+    events_.delta(out, block_index(), "input_json_delta", "partial_json", {}, call.input);
+    detail::event_writer::block_stop(out, block_index());
 }
 
 inline void stream_converter::content_piece(detail::content_kind kind, std::string_view piece, std::string& out) {
@@ -248,22 +286,27 @@ inline void stream_converter::advance_tools(bool final, std::string& out) {
             }
         }
         if (next == tools_.size()) return;
-        close_block(out);
         tool_slot& slot = tools_[next];
         if (slot.id.empty()) ids_.append_id(slot.id, "toolu_");
-        ++blocks_started_;
+        start_tool_block(slot.id, slot.name, out);
         open_ = block_kind::tool;
         open_tool_ = next;
-        any_tool_ = true;
         slot.state = tool_state::open;
-        pending_space_.clear();
-        pending_space_kind_ = block_kind::none;
-        events_.tool_use_start(out, block_index(), slot.id, detail::original_tool_name(slot.name, context_));
         if (!slot.pending.empty()) {
             events_.delta(out, block_index(), "input_json_delta", "partial_json", {}, slot.pending);
             slot.pending.clear();
         }
     }
+}
+
+// Closes the open block and starts a tool_use block; the caller marks it open.
+inline void stream_converter::start_tool_block(std::string_view id, std::string_view upstream_name, std::string& out) {
+    close_block(out);
+    ++blocks_started_;
+    any_tool_ = true;
+    pending_space_.clear();
+    pending_space_kind_ = block_kind::none;
+    events_.tool_use_start(out, block_index(), id, detail::original_tool_name(upstream_name, context_));
 }
 
 inline void stream_converter::close_block(std::string& out) {

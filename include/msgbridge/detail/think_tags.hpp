@@ -120,10 +120,7 @@ inline bool think_tag_splitter::match_open_tag(std::string_view& piece) {
 
 template <class Sink>
 bool think_tag_splitter::find_implicit_close(std::string_view& piece, Sink& sink) {
-    const std::size_t old_size = held_.size();
-    held_.append(piece.data(), piece.size());
-    const std::size_t from = old_size >= close_tag.size() ? old_size - close_tag.size() + 1 : 0;
-    const std::size_t tag = held_.find(close_tag, from);
+    const std::size_t tag = append_and_find(held_, piece, close_tag);
     if (tag == std::string::npos) return false;
     emit(sink, content_kind::thinking, std::string_view(held_).substr(0, tag));
     // The rest is moved out before held_ is reused.
