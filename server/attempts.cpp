@@ -248,7 +248,7 @@ attempt_result attempt_loop::finish() {
     if (refused_alike == 401 || refused_alike == 403) {
         keep_refused_keys_in_service(refused_alike);
     } else {
-        for (const std::string& note : quarantine_notes_) target_.log.line(note);
+        for (const std::string& note : quarantine_notes_) target_.log.line(note, log_level::warn);
     }
     if (!result_.committed && result_.error.http_status == 401) result_.error = upstream_rejected_keys(result_.error);
     return std::move(result_);
@@ -261,7 +261,8 @@ void attempt_loop::keep_refused_keys_in_service(int status) {
     target_.keys->lift_quarantine(tried_);
     target_.log.line(std::string(request_id_) + " every key tried (" + std::to_string(tried_.size()) +
                      ") was refused with " + std::to_string(status) +
-                     ": the upstream refuses the account or this request, not one key; the keys stay in service");
+                     ": the upstream refuses the account or this request, not one key; the keys stay in service",
+                     log_level::warn);
 }
 
 // A 401 is about the proxy's upstream credentials, never the client's: as

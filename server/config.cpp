@@ -122,6 +122,16 @@ std::vector<msgbridge::model_alias> parse_model_map_env(const std::string& text)
     return map;
 }
 
+log_format parse_log_format_setting(const std::string& name, const std::string& text) {
+    if (auto format = parse_log_format(trim(text))) return *format;
+    fail(name + ": '" + text + "' is not a log format (text, json)");
+}
+
+log_level parse_log_level_setting(const std::string& name, const std::string& text) {
+    if (auto level = parse_log_level(trim(text))) return *level;
+    fail(name + ": '" + text + "' is not a log level (debug, info, warn, error)");
+}
+
 msgbridge::rotation parse_rotation_setting(const std::string& name, const std::string& text) {
     auto parsed = msgbridge::parse_rotation(text, name);
     if (!parsed) fail(parsed.error().message);
@@ -339,6 +349,8 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "addr") cfg.addr = get_string(ctx, key, v);
         else if (key == "upstream_timeout_seconds") cfg.upstream_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "log_body_max_chars") cfg.log_body_max_chars = get_unsigned(ctx, key, v, 0, 1u << 30);
+        else if (key == "log_format") cfg.log_format = parse_log_format_setting(ctx.where(key), get_string(ctx, key, v));
+        else if (key == "log_level") cfg.log_level = parse_log_level_setting(ctx.where(key), get_string(ctx, key, v));
         else if (key == "log_stream_text_preview_chars") cfg.log_stream_text_preview_chars = get_unsigned(ctx, key, v, 0, 1u << 30);
         else if (key == "max_body_bytes") cfg.max_body_bytes = get_unsigned(ctx, key, v, 1024, std::uint64_t{1} << 32);
         else if (key == "max_connections") cfg.max_connections = get_unsigned(ctx, key, v, 1, 65536);
@@ -576,6 +588,8 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("LOG_BODY_MAX_CHARS")) cfg.log_body_max_chars = parse_unsigned("LOG_BODY_MAX_CHARS", *v, 0, 1u << 30);
     if (auto v = get("LOG_STREAM_TEXT_PREVIEW_CHARS")) cfg.log_stream_text_preview_chars = parse_unsigned("LOG_STREAM_TEXT_PREVIEW_CHARS", *v, 0, 1u << 30);
     // Our additions.
+    if (auto v = get("LOG_FORMAT")) cfg.log_format = parse_log_format_setting("LOG_FORMAT", *v);
+    if (auto v = get("LOG_LEVEL")) cfg.log_level = parse_log_level_setting("LOG_LEVEL", *v);
     if (auto v = get("MAX_BODY_BYTES")) cfg.max_body_bytes = parse_unsigned("MAX_BODY_BYTES", *v, 1024, std::uint64_t{1} << 32);
     if (auto v = get("MAX_CONNECTIONS")) cfg.max_connections = parse_unsigned("MAX_CONNECTIONS", *v, 1, 65536);
     if (auto v = get("CONNECT_TIMEOUT_SECONDS")) cfg.connect_timeout_seconds = static_cast<unsigned>(parse_unsigned("CONNECT_TIMEOUT_SECONDS", *v, 1, 3600));
@@ -636,6 +650,7 @@ std::vector<std::string> keep_startup_settings(const config& running, config& re
          "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds");
     keep(reloaded.client_header_timeout_seconds, running.client_header_timeout_seconds,
          "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds");
+    keep(reloaded.log_format, running.log_format, "LOG_FORMAT/log_format");
     return differed;
 }
 
@@ -718,6 +733,8 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   UPSTREAM_TIMEOUT_SECONDS        whole non-streaming upstream request (default 300)
   LOG_BODY_MAX_CHARS              request body logging (default 4096, 0 = off)
   LOG_STREAM_TEXT_PREVIEW_CHARS   stream text preview in logs (default 256, 0 = off)
+  LOG_FORMAT                      text (default) or json: one JSON object per line
+  LOG_LEVEL                       debug, info (default), warn, error; SIGHUP applies a change
   MAX_BODY_BYTES                  request body limit, 413 above (default 33554432)
   MAX_CONNECTIONS                 connections served at once, 529 beyond (default 1024)
   CONNECT_TIMEOUT_SECONDS         upstream connect timeout (default 10)

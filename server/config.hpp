@@ -16,6 +16,8 @@
 #include <msgbridge/keys.hpp>
 #include <msgbridge/options.hpp>
 
+#include "log.hpp"
+
 namespace proxy {
 
 /// The places keys come from, highest precedence first. Fill in what is
@@ -86,6 +88,8 @@ struct config {
     unsigned max_retry_after_seconds = 300;      ///< longest cooldown an upstream Retry-After can put on a key
     unsigned auth_quarantine_base_seconds = 5;   ///< first quarantine of a key after 401/403; doubles per repeat
     unsigned auth_quarantine_max_seconds = 900;  ///< longest quarantine of a key after 401/403
+    proxy::log_format log_format = proxy::log_format::text;  ///< LOG_FORMAT: text or json; fixed at start
+    proxy::log_level log_level = proxy::log_level::info;     ///< LOG_LEVEL: debug … error; a reload changes it
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
     /// config `upstream_headers`: sent on every upstream request after the

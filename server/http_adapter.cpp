@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "http_adapter.hpp"
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -173,6 +174,18 @@ http_request head_only_request(const request_head& head) {
     return request;
 }
 
+// The client's numeric address, as httplib reports it for served requests;
+// empty if the socket is already gone.
+std::string peer_address(int fd) {
+    sockaddr_storage addr{};
+    socklen_t size = sizeof addr;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) return {};
+    char host[NI_MAXHOST];
+    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), size, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+        return {};
+    return host;
+}
+
 // A whole response written by the proxy itself, outside httplib: the
 // answers given before a request's body is read, always ending the connection.
 std::string answer_bytes(const http_response& res, const std::string& request_id, bool head_only) {
@@ -196,11 +209,11 @@ struct http_server::impl {
           svc(s),
           server([this](int fd) { watcher.add(fd); }),
           workers(cfg.max_connections),
-          watcher(watcher_limits(c),
+          watcher(watcher_limits(c, heads),
                   [this](std::unique_ptr<client_connection>& conn, std::size_t head_size) {
                       return on_head(conn, head_size);
                   },
-                  [this](const client_connection&, int status) { return refusal(status); }) {}
+                  [this](const client_connection& conn, int status) { return refusal(conn.fd, status); }) {}
 
     // Workers first: they hand connections back to the watcher as they finish.
     ~impl() {
@@ -212,11 +225,13 @@ struct http_server::impl {
     service& svc;
     tuned_server server;
     std::atomic<bool> draining{false};
+    const head_limits heads{};  // the same wherever a head is read: watcher, screening, pipelining
     worker_pool workers;        // one thread per connection being served, up to MAX_CONNECTIONS
     connection_watcher watcher;  // last: its thread stops first
 
-    static connection_watcher::limits watcher_limits(const config& c) {
+    static connection_watcher::limits watcher_limits(const config& c, const head_limits& heads) {
         connection_watcher::limits lim;
+        lim.head = heads;
         lim.head_timeout = std::chrono::seconds(c.client_header_timeout_seconds);
         lim.keep_alive_timeout = std::chrono::seconds(c.keep_alive_timeout_seconds);
         return lim;
@@ -229,32 +244,37 @@ struct http_server::impl {
         std::string answer;  ///< when not served: the whole response to send before closing
     };
 
-    std::string refuse(int status, const std::string& message, std::string_view method, std::string_view path,
-                       header_list extra_headers = {}) {
-        auto res = error_response(msgbridge::error{msgbridge::error_type_for_status(status), status, message});
-        res.headers = std::move(extra_headers);
-        svc.counters().observe_refusal(path.empty() ? std::string() : route_label(path), status);
-        std::string id = make_request_id();
-        svc.log().line(id + " " + std::string(method.empty() ? "-" : method) + " " +
-                       std::string(path.empty() ? "-" : path) + " status=" + std::to_string(status) +
-                       " error=" + res.body);
+    // The whole answer to a request refused from its head (on connection
+    // `fd`), counted and logged.
+    std::string refuse(int fd, const http_response& res, std::string_view method, std::string_view path) {
+        const std::string route = path.empty() ? std::string() : route_label(path);
+        svc.counters().observe_refusal(route, res.status);
+        const std::string id = make_request_id();
+        const std::string client = peer_address(fd);
+        svc.settings()->log.request({id, client, method.empty() ? "-" : method, path.empty() ? "-" : path, route,
+                                     res.status, {}, res.body});
         return answer_bytes(res, id, method == "HEAD");
     }
 
-    std::string refusal(int status) {
+    std::string refuse(int fd, int status, const std::string& message, std::string_view method, std::string_view path,
+                       header_list extra_headers = {}) {
+        auto res = error_response(msgbridge::error{msgbridge::error_type_for_status(status), status, message});
+        res.headers = std::move(extra_headers);
+        return refuse(fd, res, method, path);
+    }
+
+    std::string refusal(int fd, int status) {
         switch (status) {
             case 408:
-                return refuse(408, "the request head did not arrive within " +
+                return refuse(fd, 408, "the request head did not arrive within " +
                                        std::to_string(cfg.client_header_timeout_seconds) +
                                        " s (CLIENT_HEADER_TIMEOUT_SECONDS)", {}, {});
-            case 431: {
-                const head_limits limits;
-                return refuse(431, "the request head is larger than " + std::to_string(limits.max_head_bytes) +
-                                       " bytes, or one of its lines than " + std::to_string(limits.max_line_bytes),
+            case 431:
+                return refuse(fd, 431, "the request head is larger than " + std::to_string(heads.max_head_bytes) +
+                                       " bytes, or one of its lines than " + std::to_string(heads.max_line_bytes),
                               {}, {});
-            }
             default:
-                return refuse(529, "the proxy is overloaded (memory for waiting request heads is exhausted); retry shortly",
+                return refuse(fd, 529, "the proxy is overloaded (memory for waiting request heads is exhausted); retry shortly",
                               {}, {}, {{"retry-after", "1"}});
         }
     }
@@ -264,24 +284,19 @@ struct http_server::impl {
                " is larger than the limit of " + std::to_string(cfg.max_body_bytes) + " bytes (MAX_BODY_BYTES)";
     }
 
-    screening screen(std::string_view head_text) {
+    screening screen(int fd, std::string_view head_text) {
         screening out;
-        head_limits limits;
-        if (auto err = parse_request_head(head_text, limits, out.head)) {
-            out.answer = refuse(err->status, err->message, out.head.method, out.head.path());
+        if (auto err = parse_request_head(head_text, heads, out.head)) {
+            out.answer = refuse(fd, err->status, err->message, out.head.method, out.head.path());
             return out;
         }
         const request_head& head = out.head;
         if (head.content_length && *head.content_length > cfg.max_body_bytes) {
-            out.answer = refuse(413, body_limit_message(*head.content_length), head.method, head.path());
+            out.answer = refuse(fd, 413, body_limit_message(*head.content_length), head.method, head.path());
             return out;
         }
         if (!svc.settings()->cfg.server_api_key.empty() && !svc.admits(head_only_request(head))) {
-            auto res = unauthorized();
-            svc.counters().observe_refusal(route_label(head.path()), res.status);
-            std::string id = make_request_id();
-            svc.log().line(id + " " + std::string(head.method) + " " + std::string(head.path()) + " status=401 error=" + res.body);
-            out.answer = answer_bytes(res, id, head.method == "HEAD");
+            out.answer = refuse(fd, unauthorized(), head.method, head.path());
             return out;
         }
         out.serve = true;
@@ -290,7 +305,7 @@ struct http_server::impl {
 
     // On the watcher thread: a connection whose head is here whole.
     connection_verdict on_head(std::unique_ptr<client_connection>& conn, std::size_t head_size) {
-        screening s = screen(conn->received.view().substr(0, head_size));
+        screening s = screen(conn->fd, conn->received.view().substr(0, head_size));
         if (!s.serve) return {false, std::move(s.answer)};
         client_connection* raw = conn.release();
         if (workers.try_run([this, raw, head = s.head, head_size]() mutable {
@@ -298,20 +313,19 @@ struct http_server::impl {
             }))
             return {true, {}};
         conn.reset(raw);
-        return {false, answer_when_full(s.head)};
+        return {false, answer_when_full(conn->fd, s.head)};
     }
 
     // Every worker is busy: /health still answers (here, on the watcher
     // thread: it needs neither the body nor the upstream); the rest get 529.
-    std::string answer_when_full(const request_head& head) {
+    std::string answer_when_full(int fd, const request_head& head) {
         if (head.path() == "/health" && (head.method == "GET" || head.method == "HEAD")) {
             http_request request = head_only_request(head);
             request.id = make_request_id();
+            request.remote_addr = peer_address(fd);
             return answer_bytes(svc.handle(request), request.id, head.method == "HEAD");
         }
-        svc.log().line("refused: " + std::to_string(cfg.max_connections) +
-                       " connections already being served (MAX_CONNECTIONS)");
-        return refuse(529, "the proxy is serving its maximum of " + std::to_string(cfg.max_connections) +
+        return refuse(fd, 529, "the proxy is serving its maximum of " + std::to_string(cfg.max_connections) +
                                " connections (MAX_CONNECTIONS); retry shortly",
                       head.method, head.path(), {{"retry-after", "1"}});
     }
@@ -342,14 +356,14 @@ struct http_server::impl {
             // the connection to the watcher and back costs two thread switches.
             // Anything slower waits in the watcher, holding no thread.
             head_scanner scanner;
-            if (scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete &&
+            if (scanner.scan(conn->received.view(), heads) != head_scanner::state::complete &&
                 (!stream.take_arrived(next_request_grace) ||
-                 scanner.scan(conn->received.view(), head_limits{}) != head_scanner::state::complete)) {
+                 scanner.scan(conn->received.view(), heads) != head_scanner::state::complete)) {
                 end = ending::wait_for_next;
                 break;
             }
             head_size = scanner.head_size();
-            screening next = screen(conn->received.view().substr(0, head_size));
+            screening next = screen(conn->fd, conn->received.view().substr(0, head_size));
             if (!next.serve) {
                 send_answer(stream, next.answer);
                 end = ending::close_after_refusal;
@@ -385,7 +399,7 @@ struct http_server::impl {
             if (decoder.done()) break;
             if (decoder.failed()) {
                 const auto& err = *decoder.error();
-                send_answer(stream, refuse(err.status, err.status == 413 ? body_limit_message() : err.message, method, path));
+                send_answer(stream, refuse(conn.fd, err.status, err.status == 413 ? body_limit_message() : err.message, method, path));
                 return false;
             }
             if (stream.fill() <= 0) return false;  // the client left, or went silent past the read timeout
@@ -444,9 +458,10 @@ struct http_server::impl {
                 res.set_header("Connection", "close");
             }
             res.set_content(msgbridge::to_json(err), "application/json");
-            svc.log().line(res.get_header_value("request-id") + " " + (req.method.empty() ? "-" : req.method) + " " +
-                           (req.path.empty() ? "-" : req.path) + " status=" + std::to_string(res.status) +
-                           " error=" + res.body);
+            const std::string id = res.get_header_value("request-id");
+            const std::string route = req.path.empty() ? std::string() : route_label(req.path);
+            svc.settings()->log.request({id, req.remote_addr, req.method.empty() ? "-" : req.method,
+                                         req.path.empty() ? "-" : req.path, route, res.status, {}, res.body});
             return httplib::Server::HandlerResponse::Handled;
         }));
         server.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -457,8 +472,9 @@ struct http_server::impl {
                 what = e.what();
             } catch (...) {
             }
-            svc.log().line(res.get_header_value("request-id") + " " + req.method + " " + req.path +
-                           " internal error: " + what);
+            svc.settings()->log.line(res.get_header_value("request-id") + " " + req.remote_addr + " " + req.method + " " +
+                                         req.path + " internal error: " + what,
+                                     log_level::error);
             auto err = msgbridge::make_error(msgbridge::error_type::api_error, "internal proxy error: " + what);
             res.status = err.http_status;
             res.set_content(msgbridge::to_json(err), "application/json");

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "log.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 
+#include <msgbridge/json_writer.hpp>
 #include <msgbridge/keys.hpp>
 
 namespace proxy {
@@ -36,21 +39,93 @@ std::size_t utf8_cut(std::string_view text, std::size_t max_bytes) {
     return cut;
 }
 
+// The id a request's lines begin with (`req_` and 24 letters or digits), or empty.
+std::string_view leading_request_id(std::string_view text) {
+    if (text.substr(0, 4) != "req_") return {};
+    std::size_t end = 4;
+    while (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) ++end;
+    if (end < text.size() && text[end] != ' ') return {};
+    return text.substr(0, end);
+}
+
+// `"a":1,"b":2` of `{"a":1,"b":2}`: an object's members, to follow others.
+std::string_view object_members(std::string_view object) { return object.substr(1, object.size() - 2); }
+
 }  // namespace
 
-logger::logger()
-    : sink_([](std::string_view line) {
-          std::lock_guard<std::mutex> lock(stderr_mutex());
-          std::fwrite(line.data(), 1, line.size(), stderr);
-          std::fflush(stderr);
-      }) {}
+std::optional<log_level> parse_log_level(std::string_view name) noexcept {
+    if (name == "debug") return log_level::debug;
+    if (name == "info") return log_level::info;
+    if (name == "warn" || name == "warning") return log_level::warn;
+    if (name == "error") return log_level::error;
+    return std::nullopt;
+}
 
-logger::logger(log_sink sink) : sink_(std::move(sink)) {}
+std::optional<log_format> parse_log_format(std::string_view name) noexcept {
+    if (name == "text") return log_format::text;
+    if (name == "json") return log_format::json;
+    return std::nullopt;
+}
 
-void logger::line(std::string_view text) const {
-    std::string out = timestamp();
-    out += ' ';
-    append_escaped_controls(text, out);
+std::string_view to_string(log_level level) noexcept {
+    switch (level) {
+        case log_level::debug: return "debug";
+        case log_level::info: return "info";
+        case log_level::warn: return "warn";
+        case log_level::error: return "error";
+    }
+    return "info";
+}
+
+std::string_view to_string(log_format format) noexcept { return format == log_format::json ? "json" : "text"; }
+
+log_sink standard_error_sink() {
+    return [](std::string_view line) {
+        std::lock_guard<std::mutex> lock(stderr_mutex());
+        std::fwrite(line.data(), 1, line.size(), stderr);
+        std::fflush(stderr);
+    };
+}
+
+logger::logger() : logger(standard_error_sink()) {}
+
+logger::logger(log_sink sink, log_format format, log_level level)
+    : sink_(std::move(sink)), format_(format), level_(std::make_shared<std::atomic<log_level>>(level)) {}
+
+void logger::line(std::string_view text, log_level level) const {
+    if (!enabled(level)) return;
+    if (format_ == log_format::text) {
+        fields(level, text, {});
+        return;
+    }
+    const std::string_view id = leading_request_id(text);
+    msgbridge::json_writer w;
+    w.start_object();
+    if (!id.empty()) {
+        w.key("request_id");
+        w.string(id);
+        text.remove_prefix(std::min(text.size(), id.size() + 1));
+    }
+    w.key("msg");
+    w.string(text);
+    w.end_object();
+    fields(level, {}, object_members(w.view()));
+}
+
+void logger::fields(log_level level, std::string_view text, std::string_view json_members) const {
+    if (!enabled(level)) return;
+    std::string out;
+    if (format_ == log_format::text) {
+        out = timestamp();
+        out += ' ';
+        append_escaped_controls(text, out);
+    } else {
+        // JSON strings escape every control byte, so a line stays one line here too.
+        out.reserve(64 + json_members.size());
+        out.append("{\"time\":\"").append(timestamp()).append("\",\"level\":\"").append(to_string(level)).append("\"");
+        if (!json_members.empty()) out.append(",").append(json_members);
+        out += '}';
+    }
     out += '\n';
     sink_(out);
 }
@@ -136,6 +211,7 @@ std::string summary_line(const exchange_summary& summary, const std::vector<std:
         return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(at - summary.started).count());
     };
     std::string line(summary.request_id);
+    if (!summary.client_address.empty()) line.append(" ").append(summary.client_address);
     line += " POST /v1/messages ";
     line += summary.client_model;
     line += " -> ";
@@ -147,6 +223,7 @@ std::string summary_line(const exchange_summary& summary, const std::vector<std:
         line += attempts[i];
     }
     line += "] tokens_in=" + std::to_string(summary.tokens_in) + " tokens_out=" + std::to_string(summary.tokens_out);
+    if (summary.tokens_cache_read) line += " tokens_cache_read=" + std::to_string(summary.tokens_cache_read);
     line += " ttfb_ms=" + (summary.first_byte ? millis_since_start(*summary.first_byte) : std::string("-"));
     line += " total_ms=" + millis_since_start(summary.finished);
     if (summary.pings) line += " pings=" + std::to_string(summary.pings);
@@ -156,6 +233,109 @@ std::string summary_line(const exchange_summary& summary, const std::vector<std:
     if (!summary.end_note.empty()) line += " end=" + std::string(summary.end_note);
     if (!summary.error_body.empty()) line += " error=" + std::string(summary.error_body);
     return line;
+}
+
+std::string summary_json_members(const exchange_summary& summary, const std::vector<std::string>& attempts) {
+    auto millis_since_start = [&](std::chrono::steady_clock::time_point at) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(at - summary.started).count();
+    };
+    msgbridge::json_writer w;
+    w.start_object();
+    w.key("request_id");
+    w.string(summary.request_id);
+    w.key("client");
+    w.string(summary.client_address);
+    w.key("method");
+    w.string("POST");
+    w.key("route");
+    w.string("/v1/messages");
+    w.key("model");
+    w.string(summary.client_model);
+    w.key("upstream_model");
+    w.string(summary.upstream_model);
+    w.key("stream");
+    w.boolean(summary.stream);
+    w.key("status");
+    w.int64(summary.status);
+    w.key("attempts");
+    w.start_array();
+    for (const auto& attempt : attempts) w.string(attempt);
+    w.end_array();
+    w.key("tokens_in");
+    w.uint64(summary.tokens_in);
+    w.key("tokens_out");
+    w.uint64(summary.tokens_out);
+    w.key("tokens_cache_read");
+    w.uint64(summary.tokens_cache_read);
+    w.key("ttfb_ms");
+    if (summary.first_byte) w.int64(millis_since_start(*summary.first_byte));
+    else w.null();
+    w.key("total_ms");
+    w.int64(millis_since_start(summary.finished));
+    if (summary.pings) {
+        w.key("pings");
+        w.uint64(summary.pings);
+    }
+    const std::pair<const char*, bool> flags[] = {{"client_disconnected", summary.client_disconnected},
+                                                  {"ended_by_shutdown", summary.ended_by_shutdown},
+                                                  {"started_early", summary.started_early}};
+    for (const auto& [name, set] : flags) {
+        if (!set) continue;
+        w.key(name);
+        w.boolean(true);
+    }
+    if (!summary.end_note.empty()) {
+        w.key("end");
+        w.string(summary.end_note);
+    }
+    if (!summary.error_body.empty()) {
+        // The proxy's own Anthropic-shaped error body; kept as text, not
+        // embedded: one malformed byte must not cost the whole line.
+        w.key("error");
+        w.string(summary.error_body);
+    }
+    w.end_object();
+    return std::string(object_members(w.view()));
+}
+
+std::string summary_line(const request_summary& summary) {
+    std::string line(summary.request_id);
+    if (!summary.client_address.empty()) line.append(" ").append(summary.client_address);
+    line.append(" ").append(summary.method).append(" ").append(summary.path);
+    line += " status=" + std::to_string(summary.status);
+    line += " total_ms=" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(summary.total).count());
+    if (!summary.error_body.empty()) line.append(" error=").append(summary.error_body);
+    return line;
+}
+
+std::string summary_json_members(const request_summary& summary) {
+    msgbridge::json_writer w;
+    w.start_object();
+    const std::pair<const char*, std::string_view> texts[] = {{"request_id", summary.request_id},
+                                                              {"client", summary.client_address},
+                                                              {"method", summary.method},
+                                                              {"route", summary.route},
+                                                              {"path", summary.path}};
+    for (const auto& [name, text] : texts) {
+        w.key(name);
+        w.string(text);
+    }
+    w.key("status");
+    w.int64(summary.status);
+    w.key("total_ms");
+    w.int64(std::chrono::duration_cast<std::chrono::milliseconds>(summary.total).count());
+    if (!summary.error_body.empty()) {
+        w.key("error");
+        w.string(summary.error_body);
+    }
+    w.end_object();
+    return std::string(object_members(w.view()));
+}
+
+log_level level_for_status(int status) noexcept {
+    if (status >= 500) return log_level::error;
+    if (status >= 400) return log_level::warn;
+    return log_level::info;
 }
 
 }  // namespace proxy

@@ -64,18 +64,21 @@ std::string describe_keys(const config& cfg) {
 
 void warn_if_open_to_anyone(const logger& log, const config& cfg, int port) {
     if (cfg.server_api_key.empty() && !is_loopback_host(cfg.listen_host)) {
-        log.line("WARNING: ************************************************************************");
-        log.line("WARNING: the proxy accepts connections on " + cfg.listen_host + " without SERVER_API_KEY: anyone who can reach");
+        log.line("WARNING: ************************************************************************", log_level::warn);
+        log.line("WARNING: the proxy accepts connections on " + cfg.listen_host + " without SERVER_API_KEY: anyone who can reach",
+                 log_level::warn);
         log.line("WARNING: this port spends your upstream keys. Set SERVER_API_KEY or ADDR=127.0.0.1:" +
-                 std::to_string(port));
-        log.line("WARNING: ************************************************************************");
+                     std::to_string(port),
+                 log_level::warn);
+        log.line("WARNING: ************************************************************************", log_level::warn);
     }
 }
 
 void log_startup(const logger& log, const config& cfg, int port, rlim_t descriptor_limit) {
     if (cfg.keys.empty()) {
         log.line("warning: no upstream keys configured (nvidia_keys / PROVIDER_API_KEYS): requests go upstream "
-                 "without an Authorization header");
+                 "without an Authorization header",
+                 log_level::warn);
     } else {
         log.line("upstream keys: " + describe_keys(cfg));
     }
@@ -99,11 +102,11 @@ void reload(const std::string& config_override, const config& startup, const log
         next = load_config(process_env(), config_override);
         transport = make_http_transport(upstream_settings_from(next));
     } catch (const std::exception& e) {
-        log.line(std::string("reload refused: ") + e.what() + " (the running configuration stays)");
+        log.line(std::string("reload refused: ") + e.what() + " (the running configuration stays)", log_level::error);
         return;
     }
     for (const auto& name : keep_startup_settings(startup, next))
-        log.line("reload: " + name + " needs a restart to change; it keeps its value");
+        log.line("reload: " + name + " needs a restart to change; it keeps its value", log_level::warn);
     for (const auto& note : next.notes) log.line("config: " + note);
     svc.reload(next, std::move(transport));
     log.line("reload: upstream " + next.upstream_url + ", keys " +
@@ -132,7 +135,8 @@ void shut_down(const sigset_t& signals, int sig, const config& startup, const lo
     };
     wait_streams(steady::now() + std::chrono::seconds(grace_seconds));
     if (svc.active_streams() > 0) {
-        log.line("grace period over: ending " + std::to_string(svc.active_streams()) + " stream(s) with an error event");
+        log.line("grace period over: ending " + std::to_string(svc.active_streams()) + " stream(s) with an error event",
+                 log_level::warn);
         svc.abort_streams();
         wait_streams(steady::now() + std::chrono::seconds(5));
     }
@@ -142,7 +146,7 @@ void shut_down(const sigset_t& signals, int sig, const config& startup, const lo
     const auto hard = steady::now() + std::chrono::seconds(startup.keep_alive_timeout_seconds + 2);
     while (!finished && steady::now() < hard) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (!finished) {
-        log.line("requests still running after the grace period; exiting");
+        log.line("requests still running after the grace period; exiting", log_level::warn);
         std::fflush(stderr);
         std::_Exit(0);
     }
@@ -157,7 +161,6 @@ int configuration_error(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    logger log;
     config cfg;
     std::string config_override;
     try {
@@ -171,6 +174,7 @@ int main(int argc, char** argv) {
         return configuration_error(e.what());
     }
 
+    const logger log(standard_error_sink(), cfg.log_format, cfg.log_level);
     const sigset_t signals = block_handled_signals();
     for (const auto& note : cfg.notes) log.line("config: " + note);
     std::shared_ptr<upstream_transport> transport;

@@ -13,10 +13,6 @@
 namespace proxy {
 namespace {
 
-long long millis_between(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-}
-
 // The attempts ended without an answer to forward: their error, with the
 // wait a rate-limited client should observe.
 http_response attempts_failed(const attempt_result& attempts) {
@@ -68,6 +64,7 @@ void service::reload(const config& cfg, std::shared_ptr<upstream_transport> upst
     // transport comes built.
     std::lock_guard<std::mutex> lock(generation_mutex_);
     current_ = std::make_shared<const settings_generation>(cfg, std::move(upstream), sink_, current_.get());
+    sink_.set_level(cfg.log_level);  // every copy of the logger shares it
 }
 
 std::shared_ptr<const settings_generation> service::settings() const {
@@ -132,12 +129,11 @@ http_response service::handle(const http_request& request) {
     const generation current = settings();
     http_response res = dispatch(request, current);
     if (!res.logged) {
-        const auto finished = steady::now();
-        std::string line = request.id + " " + request.method + " " + request.path + " status=" +
-                           std::to_string(res.status) + " total_ms=" + std::to_string(millis_between(started, finished));
-        if (res.status >= 400) line += " error=" + res.body;
-        current->log.line(std::move(line));
-        metrics_.observe_request(route_label(request.path), {}, res.status, finished - started);
+        const std::string route = route_label(request.path);
+        request_summary summary{request.id, request.remote_addr, request.method, request.path, route, res.status,
+                                steady::now() - started, res.status >= 400 ? std::string_view(res.body) : std::string_view()};
+        current->log.request(summary);
+        metrics_.observe_request(route, {}, res.status, summary.total);
     }
     return res;
 }
@@ -180,15 +176,20 @@ http_response service::messages(const http_request& request, const generation& c
         return converter.convert(request.body, request.body.capacity());
     });
     if (!converted) {
-        const auto& err = converted.error();
-        log.line(request.id + " POST /v1/messages status=" + std::to_string(err.http_status) + " error=" + err.message);
-        auto res = error_response(err);
+        auto res = error_response(converted.error());
         res.logged = true;
-        metrics_.observe_request("/v1/messages", {}, res.status, steady::now() - started);
+        const request_summary summary{request.id, request.remote_addr, request.method, request.path,
+                                      "/v1/messages", res.status, steady::now() - started, res.body};
+        log.request(summary);
+        metrics_.observe_request(summary.route, {}, res.status, summary.total);
         return res;
     }
     msgbridge::converted_request conv = std::move(converted).value();
-    for (const auto& warning : conv.warnings) log.line(request.id + " warning: " + warning);
+    for (const auto& warning : conv.warnings) log.line(request.id + " warning: " + warning, log_level::warn);
+    // What was sent upstream, for debugging a conversion: made only when asked for.
+    if (cfg.log_body_max_chars > 0 && log.sink().enabled(log_level::debug))
+        log.line(request.id + " upstream body: " + body_for_log(conv.body, cfg.log_body_max_chars, log.secrets()),
+                 log_level::debug);
 
     if (cfg.answer_quota_probe && conv.quota_probe) {
         http_response res = quota_probe_answer(conv);
@@ -237,6 +238,7 @@ http_response service::complete_messages(const http_request& request, const sett
 
     exchange_summary summary;
     summary.request_id = request.id;
+    summary.client_address = request.remote_addr;
     summary.client_model = converted.context.client_model;
     summary.upstream_model = converted.upstream_model;
     summary.started = started;
@@ -282,7 +284,7 @@ http_response service::complete_messages(const http_request& request, const sett
     summary.status = res.status;
     summary.client_disconnected = client_left;
     if (res.status >= 400) summary.error_body = res.body;
-    current.log.line(summary_line(summary, tries));
+    current.log.exchange(summary, tries);
     metrics_.observe_exchange(summary);
     res.logged = true;
     return res;

@@ -22,6 +22,7 @@ stream_session::stream_session(const stream_context& context, const http_request
     : context_(context),
       client_(request.client),
       request_id_(request.id),
+      client_address_(request.remote_addr),
       client_model_(converted.context.client_model),
       upstream_model_(converted.upstream_model),
       converter_(converted.context, stream_options_for(context.settings->cfg)),
@@ -105,6 +106,7 @@ void stream_session::log_summary(int status) {
     std::lock_guard<std::mutex> lock(mutex_);
     exchange_summary summary;
     summary.request_id = request_id_;
+    summary.client_address = client_address_;
     summary.client_model = client_model_;
     summary.upstream_model = upstream_model_;
     summary.stream = true;
@@ -121,7 +123,7 @@ void stream_session::log_summary(int status) {
     summary.started_early = started_early_;
     summary.end_note = end_note_;
     const settings_generation& settings = *context_.settings;
-    settings.log.line(summary_line(summary, result_.attempts));
+    settings.log.exchange(summary, result_.attempts);
     context_.counters.observe_exchange(summary);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())

@@ -92,6 +92,7 @@ private:
     stream_context context_;
     std::shared_ptr<client_link> client_;
     std::string request_id_;
+    std::string client_address_;
     std::string client_model_;
     std::string upstream_model_;
     upstream_request upstream_;

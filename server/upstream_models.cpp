@@ -64,7 +64,8 @@ std::vector<std::string> upstream_model_cache::ids() {
         failing_ = true;
         target_.log.line("upstream model list unavailable (GET " + path_ + " on " + target_.host + ": " + failure +
                          "); /v1/models lists the mapped models only, and tries again in " +
-                         std::to_string(ttl_.count()) + " s");
+                         std::to_string(ttl_.count()) + " s",
+                         log_level::warn);
     }
     return ids_;
 }

@@ -321,11 +321,13 @@ class running_proxy {
 public:
     explicit running_proxy(proxy::config cfg) : cfg_(std::move(cfg)) {
         svc_ = std::make_unique<proxy::service>(cfg_, proxy::make_http_transport(proxy::upstream_settings_from(cfg_)),
-                                                proxy::logger([this](std::string_view line) {
-                                                    std::lock_guard<std::mutex> lock(log_mutex_);
-                                                    log_.emplace_back(line);
-                                                    log_changed_.notify_all();
-                                                }));
+                                                proxy::logger(
+                                                    [this](std::string_view line) {
+                                                        std::lock_guard<std::mutex> lock(log_mutex_);
+                                                        log_.emplace_back(line);
+                                                        log_changed_.notify_all();
+                                                    },
+                                                    cfg_.log_format, cfg_.log_level));
         server_ = std::make_unique<proxy::http_server>(cfg_, *svc_);
         port_ = server_->bind();
         thread_ = std::thread([this] { server_->run(); });
