@@ -22,7 +22,8 @@ namespace od = simdjson::ondemand;
 constexpr std::uint64_t least_useful_max_tokens = 1024;
 
 // What the client sent the proxy to say: never dropped, whatever the upstream says.
-constexpr std::string_view never_dropped[] = {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "tools"};
+constexpr std::string_view never_dropped[] = {"model",      "messages",    "stream",
+                                              "max_tokens", "max_completion_tokens", "tools"};
 
 constexpr std::string_view image_note = "[image omitted: the upstream model does not accept images]";
 
@@ -57,7 +58,7 @@ struct error_text {
     // The number at `at`, past quotes, backticks and spaces; none when absent.
     std::optional<std::uint64_t> number_at(std::size_t at) const {
         if (at == std::string::npos) return std::nullopt;
-        while (at < lower.size() && (lower[at] == ' ' || lower[at] == '`' || lower[at] == '\'' || lower[at] == '"')) ++at;
+        while (at < lower.size() && std::string_view(" `'\"").find(lower[at]) != std::string_view::npos) ++at;
         std::uint64_t value = 0;
         std::size_t digits = 0;
         for (; at < lower.size() && std::isdigit(static_cast<unsigned char>(lower[at])) && digits < 15; ++at, ++digits)
@@ -367,7 +368,8 @@ std::string healing_memory::learn(std::string_view host, std::string_view model,
         case healing_fix::kind::tool_choice_none:
             return line + "has no automatic tool choice upstream; sending tool_choice \"none\" from now on";
         case healing_fix::kind::clamp_max_tokens:
-            return line + "answers at most " + std::to_string(fix.max_tokens) + " tokens; max_tokens is clamped to it from now on";
+            return line + "answers at most " + std::to_string(fix.max_tokens) +
+                   " tokens; max_tokens is clamped to it from now on";
     }
     return line;
 }
