@@ -302,3 +302,24 @@ TEST_CASE("self-healing: findings are kept per upstream and model, once each", "
     CHECK(memory.known("h:1", "other").empty());
     CHECK(memory.to_json() == R"([{"upstream":"h:1","model":"m","fixes":["drop:top_k"]}])");
 }
+
+TEST_CASE("self-healing: what was learned survives a reload", "[server][healing]") {
+    mock::upstream upstream([](const mock::recorded& request, std::size_t) {
+        if (request.body.find("top_k") != std::string::npos)
+            return mock::json(400, R"({"error":{"message":"Unrecognized request argument supplied: top_k"}})");
+        return mock::json(200, mock::completion("healed"));
+    });
+    const auto cfg = mock::test_config(upstream.url());
+    mock::running_proxy proxy(cfg);
+    auto body = mock::messages_body(false, "mock-model");
+    body.insert(body.size() - 1, top_k_member);
+    CHECK(exchange(proxy, body, false).first == 200);
+    REQUIRE(upstream.requests().size() == 2);
+
+    proxy.service().reload(cfg, proxy::make_http_transport(proxy::upstream_settings_from(cfg)));
+    CHECK(exchange(proxy, body, false).first == 200);
+    const auto seen = upstream.requests();
+    REQUIRE(seen.size() == 3);
+    lacks_top_k(seen[2].body);
+    CHECK(health(proxy).find(R"("fixes":["drop:top_k"])") != std::string::npos);
+}

@@ -155,3 +155,33 @@ TEST_CASE("stream: append_error_event and append_ping_event frame events as Anth
     CHECK(out == "event: ping\ndata: {\"type\":\"ping\"}\n\n"
                  "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
 }
+
+TEST_CASE("stream: has_content and empty_answer say what the answer held so far", "[stream][errors]") {
+    msgbridge::stream_converter converter(test_context(), test_stream_options());
+    std::string out;
+    converter.feed(chunk_with_delta(R"({"role":"assistant","content":""})"), out);
+    CHECK_FALSE(converter.has_content());  // message_start alone
+    CHECK(converter.empty_answer());
+    SECTION("reasoning is content, but no answer") {
+        converter.feed(chunk_with_delta(R"({"reasoning_content":"hmm"})"), out);
+        CHECK(converter.has_content());
+        CHECK(converter.empty_answer());
+    }
+    SECTION("blank text is neither") {
+        converter.feed(chunk_with_delta(R"({"content":"  \n"})"), out);
+        CHECK_FALSE(converter.has_content());
+        CHECK(converter.empty_answer());
+    }
+    SECTION("text is an answer") {
+        converter.feed(chunk_with_delta(R"({"content":"hi"})"), out);
+        CHECK(converter.has_content());
+        CHECK_FALSE(converter.empty_answer());
+    }
+    SECTION("a tool call is an answer") {
+        converter.feed(chunk_with_delta(
+                           R"({"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]})"),
+                       out);
+        CHECK(converter.has_content());
+        CHECK_FALSE(converter.empty_answer());
+    }
+}
