@@ -77,6 +77,7 @@ private:
     std::optional<std::string> fixed_body_;  // the request body once a fix changed it
     std::vector<healing_fix> fixes_;         // applied to fixed_body_, learned before or found now
     bool healed_ = false;                    // the one self-healing retry is spent
+    std::string learned_labels_;             // the learned fixes the first attempt was sent with, for the log
 };
 
 attempt_result attempt_loop::run(const upstream_request& base) {
@@ -84,6 +85,10 @@ attempt_result attempt_loop::run(const upstream_request& base) {
     if (hooks_.healing != nullptr) {
         fixes_ = hooks_.healing->known(target_.host, hooks_.upstream_model);
         fixed_body_ = apply_fixes(base.body, fixes_);
+        if (fixed_body_) {
+            for (const healing_fix& fix : fixes_)
+                learned_labels_ += (learned_labels_.empty() ? "" : ",") + fix_label(fix);
+        }
     }
     for (int attempt = 0; attempt < msgbridge::default_max_attempts; ++attempt) {
         msgbridge::key_lease lease;
@@ -275,6 +280,8 @@ void attempt_loop::note_keyed_answer(int status) {
 // The attempts are over, answered or not: settle the keys' fate and make sure
 // the client is never told to log in again because the proxy's keys failed.
 attempt_result attempt_loop::finish() {
+    // The log line says when a request went out changed by what was learned before.
+    if (!learned_labels_.empty() && !result_.attempts.empty()) result_.attempts.front() += " fixed=" + learned_labels_;
     const int refused_alike = result_.committed ? 0 : same_status_.value_or(0);
     if (refused_alike == 401 || refused_alike == 403) {
         keep_refused_keys_in_service(refused_alike);

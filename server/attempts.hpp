@@ -44,7 +44,7 @@ struct attempt_result {
     upstream_outcome last;            ///< how the last attempt ended
     msgbridge::error error;           ///< when !committed: what the client gets
     std::optional<long> retry_after;  ///< seconds, for a 429 answer
-    std::vector<std::string> attempts;  ///< "nvapi-…k001:429", for the log
+    std::vector<std::string> attempts;  ///< "nvapi-…k001:429", "…:400 healed=drop:top_k", for the log
 };
 
 /// Tries keys until an answer commits or the rules say stop (docs/server.md):

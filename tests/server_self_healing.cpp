@@ -163,6 +163,7 @@ TEST_CASE("self-healing: each recognised upstream error is fixed, retried once a
             if (r.lasting) {
                 REQUIRE(seen.size() == 3);
                 r.check(seen[2].body);
+                CHECK(proxy.wait_for_log(":200 fixed=" + r.label));
                 CHECK(proxy.wait_for_log("learned: mock-model "));
                 CHECK(health(proxy).find(R"("model":"mock-model","fixes":[")" + r.label + R"("]})") != std::string::npos);
             } else {
