@@ -158,7 +158,7 @@ std::optional<healing_fix> fix_in(const error_text& text) {
     return max_tokens_fix(text);
 }
 
-// ---- the rewrite: one forward walk of the body, copied member by member ----
+// The rewrite: one forward walk of the body, copied member by member.
 
 bool copy_value(od::value& value, msgbridge::json_writer& out) {
     od::json_type type;
