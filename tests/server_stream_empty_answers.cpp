@@ -71,6 +71,7 @@ TEST_CASE("streaming: an empty answer is asked for once more while the client ha
         CHECK(s.got.events.back().data.find("the model returned an empty answer (no text, no tool call), twice") !=
               std::string::npos);
         CHECK(s.calls == 2);
+        CHECK(s.log.find(" end=empty-answer") != std::string::npos);
     }
     SECTION("reasoning already streamed, then nothing: an error event, not asked again") {
         const auto s = stream_from([](const mock::recorded&, std::size_t) {
