@@ -49,6 +49,7 @@ private:
     next_move after_answer(msgbridge::key_lease& lease, const std::string& key_id, const upstream_answer& answer);
     next_move after_no_answer(msgbridge::key_lease& lease, const std::string& key_id, const upstream_outcome& out);
     next_move retry_once();
+    std::optional<next_move> heal(const upstream_answer& answer);
     void give_up();
     attempt_result finish();
     void note_keyed_answer(int status);
@@ -72,14 +73,29 @@ private:
     std::vector<std::string> rejected_ids_;  // keys answered 401, for the client's message
     std::vector<std::string> quarantine_notes_;  // logged when the attempts end, unless the quarantine is lifted
     std::optional<std::chrono::milliseconds> pool_wait_;  // from the acquire that found every key tried
+    std::string_view base_body_;             // the request body as the handler made it
+    std::optional<std::string> fixed_body_;  // the request body once a fix changed it
+    std::vector<healing_fix> fixes_;         // applied to fixed_body_, learned before or found now
+    bool healed_ = false;                    // the one self-healing retry is spent
+    std::string learned_labels_;             // the learned fixes the first attempt was sent with, for the log
 };
 
 attempt_result attempt_loop::run(const upstream_request& base) {
+    base_body_ = base.body;
+    if (hooks_.healing != nullptr) {
+        fixes_ = hooks_.healing->known(target_.host, hooks_.upstream_model);
+        fixed_body_ = apply_fixes(base.body, fixes_);
+        if (fixed_body_) {
+            for (const healing_fix& fix : fixes_)
+                learned_labels_ += (learned_labels_.empty() ? "" : ",") + fix_label(fix);
+        }
+    }
     for (int attempt = 0; attempt < msgbridge::default_max_attempts; ++attempt) {
         msgbridge::key_lease lease;
         next_move move = take_key(lease);
         if (move == next_move::try_again) {
             upstream_request request = base;
+            if (fixed_body_) request.body = *fixed_body_;
             if (lease) request.api_key = std::string(lease.key());
             const std::string key_id = lease ? std::string(lease.redacted_id()) : std::string("no-key");
             const upstream_answer answer = post(request);
@@ -180,8 +196,28 @@ attempt_loop::next_move attempt_loop::after_answer(msgbridge::key_lease& lease, 
         tried_.insert(lease.index());
         return next_move::try_again;
     }
+    if (auto healed = heal(answer)) return *healed;
     if (answer.status >= 500) return retry_once();
     return next_move::give_up;
+}
+
+// An error the upstream explains (a parameter or an input it does not take)
+// is retried once with exactly that adjusted, and remembered for the model.
+std::optional<attempt_loop::next_move> attempt_loop::heal(const upstream_answer& answer) {
+    if (hooks_.healing == nullptr || healed_ || cancel_.cancelled()) return std::nullopt;
+    const std::optional<healing_fix> fix = recognise_fix(answer.status, answer.error_body);
+    if (!fix) return std::nullopt;
+    for (const healing_fix& applied : fixes_)
+        if (applied.same_as(*fix)) return std::nullopt;  // applied and still refused: not the cure
+    std::optional<std::string> body = apply_fixes(fixed_body_ ? *fixed_body_ : base_body_, {*fix});
+    if (!body) return std::nullopt;  // nothing in the request to adjust
+    healed_ = true;
+    fixed_body_ = std::move(body);
+    fixes_.push_back(*fix);
+    result_.attempts.back() += " healed=" + fix_label(*fix);
+    const std::string learned = hooks_.healing->learn(target_.host, hooks_.upstream_model, *fix);
+    if (!learned.empty()) target_.log.line(learned);
+    return next_move::try_again;
 }
 
 // No complete answer: the connection failed, timed out or was cancelled.
@@ -244,6 +280,8 @@ void attempt_loop::note_keyed_answer(int status) {
 // The attempts are over, answered or not: settle the keys' fate and make sure
 // the client is never told to log in again because the proxy's keys failed.
 attempt_result attempt_loop::finish() {
+    // The log line says when a request went out changed by what was learned before.
+    if (!learned_labels_.empty() && !result_.attempts.empty()) result_.attempts.front() += " fixed=" + learned_labels_;
     const int refused_alike = result_.committed ? 0 : same_status_.value_or(0);
     if (refused_alike == 401 || refused_alike == 403) {
         keep_refused_keys_in_service(refused_alike);
@@ -298,6 +336,11 @@ void explain_unmapped_model(attempt_result& result, std::string_view client_mode
                             "' unchanged: no model mapping matches it. Map it to an upstream model with MODEL_MAP, "
                             "e.g. MODEL_MAP='" + std::string(client_model.substr(0, client_model.find('-', 7))) +
                             "-*=z-ai/glm5', or set DEFAULT_MODEL; see docs/claude-code.md)";
+}
+
+msgbridge::error empty_answer_error(bool asked_twice) {
+    return status_error(502, std::string("the model returned an empty answer (no text, no tool call)") +
+                                 (asked_twice ? ", twice" : "") + "; retry the request");
 }
 
 std::string_view outcome_name(upstream_outcome::kind kind) {

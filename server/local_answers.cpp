@@ -313,7 +313,8 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 
 http_response client_probe_answer() { return json_response(200, "{}"); }
 
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats) {
+http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
+                            std::string_view learned) {
     msgbridge::json_writer w;
     w.start_object();
     w.key("status");
@@ -328,6 +329,8 @@ http_response health_answer(std::size_t active_streams, const msgbridge::key_poo
         w.key("key_stats");
         w.raw(msgbridge::to_json(keys.stats()));
     }
+    w.key("learned");
+    w.raw(learned);
     w.end_object();
     return json_response(200, w.str());
 }

@@ -111,6 +111,7 @@ void reload(const std::string& config_override, const config& startup, const log
     svc.reload(next, std::move(transport));
     log.line("reload: upstream " + next.upstream_url + ", keys " +
              (next.keys.empty() ? std::string("none (no Authorization header upstream)") : describe_keys(next)));
+    for (const auto& line : describe_profiles(profile_table(next))) log.line(line);
     warn_if_open_to_anyone(log, next, port);
 }
 

@@ -151,7 +151,8 @@ http_response service::dispatch(const http_request& request, const generation& c
         case endpoint::model:
             return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
-        case endpoint::health: return health_answer(active_streams(), current->keys, authorized(request, cfg));
+        case endpoint::health:
+            return health_answer(active_streams(), current->keys, authorized(request, cfg), healing_.to_json());
         case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
         case endpoint::root: return root_answer();
     }
@@ -210,7 +211,7 @@ http_response service::messages(const http_request& request, const generation& c
 
 http_response service::stream_messages(const http_request& request, const generation& current,
                                        msgbridge::converted_request converted) {
-    auto session = std::make_shared<stream_session>(stream_context{current, producers_, metrics_}, request, std::move(converted));
+    auto session = std::make_shared<stream_session>(stream_context{current, producers_, metrics_, healing_}, request, std::move(converted));
     add_session(session);
     session->start();
     if (!session->wait_for_commit(std::chrono::seconds(current->cfg.stream_commit_after_seconds))) {
@@ -246,6 +247,8 @@ http_response service::complete_messages(const http_request& request, const sett
     bool too_large = false;
     attempt_hooks hooks;
     hooks.on_commit = [] { return true; };
+    hooks.healing = &healing_;
+    hooks.upstream_model = converted.upstream_model;
     hooks.on_body = [&](std::string_view bytes) {
         if (!summary.first_byte) summary.first_byte = steady::now();
         // The answer is held in memory until it is converted: bound it.
@@ -318,8 +321,7 @@ std::optional<http_response> service::completion_answer(const config& cfg, const
     // Reasoning cut by max_tokens is an answer the client asked for; nothing at all after a stop is not.
     if (converted->empty_answer && converted->stop_reason != "max_tokens") {
         if (may_ask_again) return std::nullopt;
-        return error_response(upstream_failure(
-            502, "the model returned an empty answer (no text, no tool call), twice; retry the request"));
+        return error_response(empty_answer_error(true));
     }
     summary.tokens_in = converted->input_tokens;
     summary.tokens_out = converted->output_tokens;

@@ -27,6 +27,7 @@
 #include "http_types.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "self_healing.hpp"
 #include "settings_generation.hpp"
 #include "upstream.hpp"
 #include "upstream_models.hpp"
@@ -98,6 +99,7 @@ private:
     converter_pool<msgbridge::response_converter> response_converters_;
 
     metrics metrics_;  ///< kept across reloads: counters never go back to zero
+    healing_memory healing_;  ///< kept across reloads: what upstream models refused stays known
 
     mutable std::mutex sessions_mutex_;
     std::set<std::shared_ptr<stream_session>> sessions_;

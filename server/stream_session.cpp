@@ -25,7 +25,8 @@ stream_session::stream_session(const stream_context& context, const http_request
       client_address_(request.remote_addr),
       client_model_(converted.context.client_model),
       upstream_model_(converted.upstream_model),
-      converter_(converted.context, stream_options_for(context.settings->cfg)),
+      response_context_(converted.context),
+      converter_(std::in_place, converted.context, stream_options_for(context.settings->cfg)),
       started_(steady::now()) {
     upstream_.body = std::move(converted.body);
     upstream_.stream = true;
@@ -54,8 +55,9 @@ bool stream_session::wait_for_commit(std::chrono::seconds commit_after) {
     } else if (!changed_.wait_for(lock, commit_after, decided)) {
         phase_ = phase::streaming;
         started_early_ = true;
+        holding_ = false;
         std::string start;
-        converter_.feed({}, start);  // message_start and a ping; the producer feeds only after it commits
+        converter_->feed({}, start);  // message_start and a ping; the producer feeds only after it commits
         if (!first_byte_) first_byte_ = steady::now();
         pending_ += start;
         return true;
@@ -68,6 +70,10 @@ bool stream_session::next(std::string& out) {
     auto ping_every = std::chrono::seconds(context_.settings->cfg.ping_interval_seconds);
     while (pending_.empty() && !ended_) {
         if (changed_.wait_for(lock, ping_every) == std::cv_status::timeout && pending_.empty() && !ended_) {
+            if (!held_.empty()) {
+                release_held();
+                continue;
+            }
             // Claude Code treats ~20 s without bytes as a stalled stream.
             msgbridge::append_ping_event(out);
             ++pings_;
@@ -135,11 +141,29 @@ void stream_session::produce() {
     attempt_hooks hooks;
     hooks.on_commit = [this] { return commit(); };
     hooks.on_body = [this, &batch](std::string_view bytes) { return convert_and_push(bytes, batch); };
-    result_ = run_attempts(context_.settings->upstream, request_id_, upstream_, cancel_, hooks);
-    explain_unmapped_model(result_, client_model_, upstream_model_);
-    const ending end = settle();
-    batch.clear();
-    write_ending(end, batch);
+    hooks.healing = &context_.healing;
+    hooks.upstream_model = upstream_model_;
+    std::vector<std::string> tries;  // every attempt of both asks, for the summary line
+    ending end;
+    // An empty answer (NIM under load: thinks, then nothing) is asked for once
+    // more, unless the client has seen some of it.
+    for (bool may_ask_again = true;; may_ask_again = false) {
+        result_ = run_attempts(context_.settings->upstream, request_id_, upstream_, cancel_, hooks);
+        tries.insert(tries.end(), result_.attempts.begin(), result_.attempts.end());
+        explain_unmapped_model(result_, client_model_, upstream_model_);
+        end = settle();
+        batch.clear();
+        write_ending(end, batch);
+        if (!said_nothing_) break;
+        if (!may_ask_again || !unseen()) {
+            end_note_ = "empty-answer";
+            msgbridge::append_error_event(empty_answer_error(!may_ask_again), batch);
+            break;
+        }
+        context_.settings->log.line(request_id_ + " the model returned an empty answer; asking once more");
+        start_over();
+    }
+    result_.attempts = std::move(tries);
     publish_last(batch);
     // Logged before the stream's end is published, so the line exists by
     // the time the client sees the last byte (the tests rely on that).
@@ -168,15 +192,62 @@ bool stream_session::convert_and_push(std::string_view upstream_bytes, std::stri
         return false;
     }
     batch.clear();
-    converter_.feed(upstream_bytes, batch);
+    converter_->feed(upstream_bytes, batch);
+    cut_empty_end(batch);
     std::lock_guard<std::mutex> lock(mutex_);
     if (client_gone_ || abort_error_) return false;
+    if (holding_) {
+        held_ += batch;
+        batch.clear();
+        if (converter_->has_content()) release_held();
+    }
     if (!batch.empty()) {
         if (!first_byte_) first_byte_ = steady::now();
         pending_ += batch;
         changed_.notify_all();
     }
     return true;
+}
+
+// An answer that ended after a stop with no text and no tool call loses its
+// end events (message_delta, message_stop): it is asked for again, or ends
+// with an error rather than as an empty success. Reasoning cut by max_tokens
+// is an answer the client asked for.
+void stream_session::cut_empty_end(std::string& batch) {
+    if (said_nothing_ || !converter_->done() || converter_->failed() || !converter_->empty_answer() ||
+        converter_->stop_reason() == "max_tokens") {
+        return;
+    }
+    said_nothing_ = true;
+    const std::size_t end = batch.find("event: message_delta\n");
+    if (end != std::string::npos) batch.erase(end);
+}
+
+// Nothing of the answer has reached the client, and it still wants one.
+bool stream_session::unseen() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return holding_ && !client_gone_ && !abort_error_;
+}
+
+// Forgets the empty answer: a new converter for the one more ask.
+void stream_session::start_over() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        held_.clear();
+    }
+    converter_.emplace(response_context_, stream_options_for(context_.settings->cfg));
+    said_nothing_ = false;
+    upstream_bytes_ = 0;
+}
+
+// Under the lock: the held events go to the client.
+void stream_session::release_held() {
+    holding_ = false;
+    if (held_.empty()) return;
+    if (!first_byte_) first_byte_ = steady::now();
+    pending_ += held_;
+    held_.clear();
+    changed_.notify_all();
 }
 
 // The attempts are over: decides, under the lock, whether a stream is running.
@@ -197,7 +268,7 @@ void stream_session::write_ending(const ending& end, std::string& batch) {
     if (!end.streaming) return;
     const auto fail = [&](std::string note, std::string message) {
         end_note_ = std::move(note);
-        converter_.fail(msgbridge::make_error(msgbridge::error_type::api_error, std::move(message)), batch);
+        converter_->fail(msgbridge::make_error(msgbridge::error_type::api_error, std::move(message)), batch);
     };
     if (!result_.committed) {
         // Started early, then every attempt failed: the status the client
@@ -205,15 +276,16 @@ void stream_session::write_ending(const ending& end, std::string& batch) {
         if (end.client_gone) return;
         const msgbridge::error& err = end.abort ? *end.abort : result_.error;
         end_note_ = "error-" + std::to_string(err.http_status);
-        converter_.fail(err, batch);
+        converter_->fail(err, batch);
         return;
     }
     const upstream_outcome& last = result_.last;
     const config& cfg = context_.settings->cfg;
     if (last.what == upstream_outcome::kind::completed) {
-        converter_.finish(batch);
+        converter_->finish(batch);
+        cut_empty_end(batch);
     } else if (end.abort) {
-        converter_.fail(*end.abort, batch);
+        converter_->fail(*end.abort, batch);
     } else if (too_large_) {
         fail("too-large", "the upstream's answer exceeded " + std::to_string(cfg.max_upstream_response_bytes) +
                               " bytes (MAX_UPSTREAM_RESPONSE_BYTES)");
@@ -228,14 +300,16 @@ void stream_session::write_ending(const ending& end, std::string& batch) {
 // Hands over the last events and keeps what the summary line needs.
 void stream_session::publish_last(const std::string& batch) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (client_gone_) held_.clear();
+    release_held();
     if (!batch.empty() && !client_gone_) {
         if (!first_byte_) first_byte_ = steady::now();
         pending_ += batch;
     }
-    input_tokens_ = converter_.input_tokens();
-    output_tokens_ = converter_.output_tokens();
-    cache_read_tokens_ = converter_.cache_read_input_tokens();
-    preview_ = converter_.text_preview();
+    input_tokens_ = converter_->input_tokens();
+    output_tokens_ = converter_->output_tokens();
+    cache_read_tokens_ = converter_->cache_read_input_tokens();
+    preview_ = converter_->text_preview();
     finished_ = steady::now();
 }
 

@@ -33,6 +33,8 @@ struct stream_context {
     worker_pool& producers;
     /// Counts the stream when its summary is logged; outlives every session, as `producers`.
     metrics& counters;
+    /// The service's self-healing findings; outlives every session, as `producers`.
+    healing_memory& healing;
 };
 
 /// Shared by three threads: the handler (waits until the answer commits or
@@ -85,6 +87,10 @@ private:
     void produce();
     bool commit();
     bool convert_and_push(std::string_view upstream_bytes, std::string& batch);
+    void cut_empty_end(std::string& batch);
+    bool unseen();
+    void start_over();
+    void release_held();
     ending settle();
     void write_ending(const ending& end, std::string& batch);
     void publish_last(const std::string& batch);
@@ -96,7 +102,8 @@ private:
     std::string client_model_;
     std::string upstream_model_;
     upstream_request upstream_;
-    msgbridge::stream_converter converter_;  // producer thread only
+    msgbridge::response_context response_context_;  // for the converter of the one more ask
+    std::optional<msgbridge::stream_converter> converter_;  // producer thread only
     cancel_handle cancel_;
     attempt_result result_;  // written by the producer before phase_/ended_ change
 
@@ -104,6 +111,12 @@ private:
     std::condition_variable changed_;
     phase phase_ = phase::waiting;
     std::string pending_;
+    // The converter's first events, held until content starts, the answer
+    // ends, or a ping is due (message_start must come first): an answer that
+    // ends empty while held can be asked for once more without the client
+    // seeing a thing.
+    std::string held_;
+    bool holding_ = true;
     bool ended_ = false;
     bool client_gone_ = false;
     std::optional<msgbridge::error> abort_error_;
@@ -114,6 +127,7 @@ private:
     std::uint64_t cache_read_tokens_ = 0;
     std::uint64_t upstream_bytes_ = 0;  // producer thread only
     bool too_large_ = false;            // producer thread only
+    bool said_nothing_ = false;         // producer thread only: the answer ended empty; its end events were cut
     unsigned pings_ = 0;
     steady::time_point started_;
     std::optional<steady::time_point> first_byte_;

@@ -81,10 +81,13 @@ TEST_CASE("reload: after SIGHUP new requests use the new config.json, a running 
     REQUIRE(hold->wait_for_waiters(1));  // the stream is running, held by the old upstream
 
     config.write(R"({"nvidia_url": ")" + new_upstream.url() + R"(", "model_map": {"claude-*": "new-model"},
-                     "max_connections": 7})");
+                     "max_connections": 7, "models": [{"match": "new-model", "top_k": false}]})");
     proxy.signal(SIGHUP);
     REQUIRE(proxy.wait_for("reload: upstream " + new_upstream.url()));
     CHECK(proxy.wait_for("reload: MAX_CONNECTIONS/max_connections needs a restart to change"));
+    // The profile table in effect is logged again, as at start: the new entry first, the shipped ones after.
+    CHECK(proxy.wait_for("model profile: new-model -> max output none"));
+    CHECK(proxy.wait_for("model profile: * -> max output none", 2));
 
     CHECK(ask(port, "claude-x").find("answered by new") != std::string::npos);
     REQUIRE(new_upstream.requests().size() == 1);

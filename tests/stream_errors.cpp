@@ -155,3 +155,33 @@ TEST_CASE("stream: append_error_event and append_ping_event frame events as Anth
     CHECK(out == "event: ping\ndata: {\"type\":\"ping\"}\n\n"
                  "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
 }
+
+TEST_CASE("stream: has_content and empty_answer say what the answer held so far", "[stream][errors]") {
+    struct step {
+        const char* delta;
+        bool has_content;
+        bool empty_answer;
+    };
+    // After message_start alone: neither. Reasoning is content but no answer,
+    // blank text is neither, text and a tool call are answers.
+    const step steps[] = {
+        {R"({"role":"assistant","content":""})", false, true},
+        {R"({"content":"  \n"})", false, true},
+        {R"({"reasoning_content":"hmm"})", true, true},
+        {R"({"content":"hi"})", true, false},
+    };
+    msgbridge::stream_converter converter(test_context(), test_stream_options());
+    std::string out;
+    for (const step& s : steps) {
+        INFO(s.delta);
+        converter.feed(chunk_with_delta(s.delta), out);
+        CHECK(converter.has_content() == s.has_content);
+        CHECK(converter.empty_answer() == s.empty_answer);
+    }
+    msgbridge::stream_converter tool_caller(test_context(), test_stream_options());
+    tool_caller.feed(chunk_with_delta(
+                         R"({"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]})"),
+                     out);
+    CHECK(tool_caller.has_content());
+    CHECK_FALSE(tool_caller.empty_answer());
+}

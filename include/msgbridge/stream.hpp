@@ -75,6 +75,10 @@ public:
     [[nodiscard]] std::string_view stop_reason() const noexcept { return stop_reason_; }
     /// The first `text_preview_bytes` of the answer text (whole UTF-8 characters), for logs.
     [[nodiscard]] std::string_view text_preview() const noexcept { return preview_; }
+    /// True once a content block (thinking, text or tool_use) has started.
+    [[nodiscard]] bool has_content() const noexcept { return blocks_started_ > 0; }
+    /// True while no text or tool_use block has started: thinking alone answers nothing.
+    [[nodiscard]] bool empty_answer() const noexcept { return !any_text_ && !any_tool_; }
 
 private:
     enum class block_kind : unsigned char { none, thinking, text, tool };
@@ -131,6 +135,7 @@ private:
     bool started_ = false;
     bool content_ended_ = false;
     bool any_tool_ = false;
+    bool any_text_ = false;
     bool salvage_ = false;  // tool calls written as text become tool_use
     bool done_ = false;
     bool failed_ = false;

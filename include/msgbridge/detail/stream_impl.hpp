@@ -222,6 +222,7 @@ inline void stream_converter::content_piece(detail::content_kind kind, std::stri
     }
     close_block(out);
     ++blocks_started_;
+    any_text_ |= !thinking;
     open_ = wanted;
     if (thinking) events_.thinking_start(out, block_index());
     else events_.text_start(out, block_index());
