@@ -277,7 +277,7 @@ struct http_server::impl {
             return out;
         }
         if (!svc.settings()->cfg.server_api_key.empty() && !svc.admits(head_only_request(head))) {
-            auto res = unauthorized();
+            auto res = unauthorized(head.path());
             svc.counters().observe_refusal(route_label(head.path()), res.status);
             std::string id = make_request_id();
             svc.log().line(id + " " + std::string(head.method) + " " + std::string(head.path()) + " status=401 error=" + res.body);

@@ -313,11 +313,12 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 
 http_response client_probe_answer() { return json_response(200, "{}"); }
 
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats) {
+http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
+                            bool degraded) {
     msgbridge::json_writer w;
     w.start_object();
     w.key("status");
-    w.string("ok");
+    w.string(degraded ? "degraded" : "ok");
     w.key("version");
     w.string(msgbridge::version_string);
     w.key("active_streams");

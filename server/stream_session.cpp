@@ -123,6 +123,7 @@ void stream_session::log_summary(int status) {
     const settings_generation& settings = *context_.settings;
     settings.log.line(summary_line(summary, result_.attempts));
     context_.counters.observe_exchange(summary);
+    context_.board.observe_exchange(summary);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())
         settings.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));
@@ -134,6 +135,7 @@ void stream_session::produce() {
     hooks.on_commit = [this] { return commit(); };
     hooks.on_body = [this, &batch](std::string_view bytes) { return convert_and_push(bytes, batch); };
     result_ = run_attempts(context_.settings->upstream, request_id_, upstream_, cancel_, hooks);
+    context_.health.observe(result_);
     explain_unmapped_model(result_, client_model_, upstream_model_);
     const ending end = settle();
     batch.clear();
