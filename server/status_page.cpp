@@ -40,11 +40,13 @@ std::string utc(std::chrono::system_clock::time_point at, const char* format) {
     return std::string(text, std::strftime(text, sizeof text, format, &parts));
 }
 
-// "850 ms", "12.4 s", "3 min 05 s", "2 h 07 min": as precise as a glance needs.
+// "0.4 ms", "850 ms", "12.4 s", "3 min 05 s", "2 h 07 min": as precise as a glance needs.
 std::string span(steady_duration d) {
-    const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    const long long us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    const long long ms = us / 1000;
     char text[48];
-    if (ms < 1000) std::snprintf(text, sizeof text, "%lld ms", ms < 0 ? 0 : ms);
+    if (ms < 10) std::snprintf(text, sizeof text, "%.1f ms", static_cast<double>(us < 0 ? 0 : us) / 1000);
+    else if (ms < 1000) std::snprintf(text, sizeof text, "%lld ms", ms);
     else if (ms < 60'000) std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000);
     else if (ms < 3'600'000) std::snprintf(text, sizeof text, "%lld min %02lld s", ms / 60'000, ms / 1000 % 60);
     else if (ms < 86'400'000) std::snprintf(text, sizeof text, "%lld h %02lld min", ms / 3'600'000, ms / 60'000 % 60);
@@ -94,8 +96,8 @@ std::string section(std::string_view title, std::size_t items, const std::string
     return out + "</section>";
 }
 
-std::string fact(std::string_view label, const std::string& value_html) {
-    return "<div class=\"fact\"><dt>" + escaped(label) + "</dt><dd>" + value_html + "</dd></div>";
+std::string fact(std::string_view label, const std::string& value_html, const char* cls = "fact") {
+    return "<div class=\"" + std::string(cls) + "\"><dt>" + escaped(label) + "</dt><dd>" + value_html + "</dd></div>";
 }
 
 std::string upstream_summary(const upstream_health::report& health) {
@@ -160,8 +162,8 @@ std::string model_route(const status_board::finished_exchange& e) {
 std::string recent_table(const status_view& view) {
     std::string t = table_head({"Ended (UTC)", "Request", "Model", "Kind", "Status", "#Duration", "#Tokens in", "#Tokens out"});
     for (const auto& e : view.recent) {
-        t += "<tr>" + cell(utc(e.ended, "%H:%M:%S"), "mono") + cell("<code>" + escaped(e.request_id) + "</code>") +
-             cell(model_route(e), "model") + cell(e.stream ? "stream" : "single", "muted") +
+        t += "<tr>" + cell("<code>" + utc(e.ended, "%H:%M:%S") + "</code>") + cell("<code>" + escaped(e.request_id) + "</code>") +
+             cell(model_route(e), "model") + cell(e.stream ? "stream" : "non-stream", "muted") +
              cell(badge(status_class(e.status), std::to_string(e.status))) + cell(span(e.took), "num") +
              num_cell(e.tokens_in) + num_cell(e.tokens_out) + "</tr>";
     }
@@ -185,19 +187,19 @@ header .refreshed{margin-left:auto;color:var(--muted);font-size:12px}
 .fact.wide{grid-column:span 2}
 .fact dt{color:var(--muted);font-size:11px;text-transform:uppercase;letter-spacing:.06em}
 .fact dd{margin:3px 0 0;font-size:17px;font-weight:600;overflow-wrap:anywhere}
-.fact dd code{font-size:13px;font-weight:500}
+.fact dd code{font-size:13.5px;font-weight:500}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;margin-bottom:18px;overflow-x:auto}
 h2{font-size:14px;margin:0;padding:10px 14px;border-bottom:1px solid var(--line);font-weight:650}
 h2 .count{display:inline-block;min-width:22px;padding:0 7px;margin-left:4px;border-radius:999px;background:var(--head);
 color:var(--muted);font-size:12px;font-weight:600;text-align:center}
 table{width:100%;border-collapse:collapse}
-th,td{padding:6px 14px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}
+th,td{padding:6px 14px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:middle}
 th{font-size:11px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.05em;background:var(--head)}
 tbody tr:last-child td{border-bottom:0}
 tbody tr:hover td{background:var(--head)}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 td.model{white-space:normal;overflow-wrap:anywhere;min-width:160px;max-width:420px}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 .muted{color:var(--muted)}
 .bad-text{color:var(--bad);font-weight:600}
 .badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;white-space:nowrap}
@@ -273,7 +275,7 @@ std::string render_status_page(const status_view& view, std::string_view nonce) 
     page += "<header><h1>claude-nvidia-proxy<span class=\"version\">" + escaped(view.version) + "</span></h1>" +
             upstream_summary(view.upstream) + "<span class=\"refreshed\">as of " +
             utc(view.now, "%Y-%m-%d %H:%M:%S") + " UTC</span></header>";
-    page += "<dl class=\"facts\">" + fact("Upstream", "<code>" + escaped(view.upstream_url) + "</code>") +
+    page += "<dl class=\"facts\">" + fact("Upstream", "<code>" + escaped(view.upstream_url) + "</code>", "fact wide") +
             fact("Uptime", span(view.uptime)) + fact("Requests", count(requests)) +
             fact("Open streams", open_streams) + fact("Keys", count(view.keys.size())) + "</dl>";
     page += degraded_banner(view.upstream);

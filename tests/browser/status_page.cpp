@@ -1,0 +1,213 @@
+// GET /status in a real browser: the built proxy against a mock upstream,
+// a few requests (answered, streamed, rate limited, a hostile model name),
+// then headless Chromium loads the page as an operator would (SERVER_API_KEY
+// as the HTTP Basic password), and the test reads the DOM it rendered and
+// keeps a screenshot in <build>/artifacts/status.png.
+//
+// Without Chromium the binary prints why and exits 77, which ctest reports
+// as skipped (SKIP_RETURN_CODE): neither a failure nor a silent pass.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+#include "support/mock_upstream.hpp"
+
+namespace {
+
+const std::string chromium = CHROMIUM_EXECUTABLE;
+const std::string artifact_dir = MSGBRIDGE_TEST_ARTIFACT_DIR;
+constexpr auto chromium_patience = std::chrono::seconds(90);
+
+// A browser run: its own process group, so that a timeout or a failed test
+// ends Chromium's helper processes too, not only the one we started.
+class browser_run {
+public:
+    browser_run(std::vector<std::string> args, const std::string& home, const std::string& output_file) {
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            setpgid(0, 0);
+            const int out = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (out < 0) _exit(127);
+            dup2(out, 1);
+            const int err = open((output_file + ".stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (err >= 0) dup2(err, 2);
+            std::vector<std::string> env = {"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + home + "/.config",
+                                            "XDG_CACHE_HOME=" + home + "/.cache"};
+            std::vector<char*> argv, envp;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            for (auto& e : env) envp.push_back(e.data());
+            envp.push_back(nullptr);
+            execve(argv[0], argv.data(), envp.data());
+            _exit(127);
+        }
+        setpgid(pid_, pid_);  // also here: whichever runs first, the group exists before we may kill it
+    }
+    ~browser_run() {
+        if (!exited_) kill(-pid_, SIGKILL);
+        if (!exited_) waitpid(pid_, nullptr, 0);
+    }
+
+    /// The exit status, or -1 when Chromium outlived `chromium_patience` (then killed).
+    int wait() {
+        const auto deadline = std::chrono::steady_clock::now() + chromium_patience;
+        int status = 0;
+        while (waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                kill(-pid_, SIGKILL);
+                waitpid(pid_, &status, 0);
+                exited_ = true;
+                return -1;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, not a measurement
+        }
+        exited_ = true;
+        kill(-pid_, SIGKILL);  // helpers Chromium left behind
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Runs headless Chromium on `url` with `extra` flags; its stdout, or fails the test.
+std::string run_chromium(const std::string& scratch, const std::string& url, std::vector<std::string> extra) {
+    std::vector<std::string> args = {chromium,
+                                     "--headless=new",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--disable-dev-shm-usage",
+                                     "--no-first-run",
+                                     "--no-default-browser-check",
+                                     "--disable-extensions",
+                                     "--disable-background-networking",
+                                     "--disable-component-update",
+                                     "--no-proxy-server",
+                                     "--user-data-dir=" + scratch + "/profile"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(url);
+    const std::string output = scratch + "/chromium.out";
+    browser_run run(args, scratch, output);
+    const int status = run.wait();
+    INFO("chromium stderr:\n" << read_file(output + ".stderr"));
+    REQUIRE(status != -1);  // killed after chromium_patience
+    REQUIRE(status == 0);
+    return read_file(output);
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string key(int i) { return "nvapi-browser-test-key-000000000000000000000" + std::to_string(i); }
+
+}  // namespace
+
+TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, and keeps a screenshot",
+          "[server][browser]") {
+    auto hold = std::make_shared<mock::gate>();
+    mock::upstream up([&](const mock::recorded& r, std::size_t) {
+        if (contains(r.body, "rate limit me"))
+            return mock::json(429, R"({"error":{"message":"rate limited"}})", {{"Retry-After", "120"}});
+        if (contains(r.body, "keep streaming")) {
+            auto held = mock::sse(mock::text_stream({"still", " going"}));
+            held.hold = hold;
+            held.hold_after = 1;
+            return held;
+        }
+        if (contains(r.body, R"("stream":true)")) return mock::sse(mock::text_stream({"ser", "ved"}));
+        return mock::json(200, mock::completion("served"));
+    });
+    const std::string secret = "browser-operator-secret";
+    mock::child_process proxy({CLAUDE_NVIDIA_PROXY_BINARY},
+                              {"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0", "SERVER_API_KEY=" + secret,
+                               "PROVIDER_API_KEYS=" + key(0) + "," + key(1)});
+    const int port = proxy.port();
+    REQUIRE(port > 0);
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(mock::patience);
+    const httplib::Headers auth = {{"x-api-key", secret}};
+    const std::string hostile = "<script>alert(1)</script>";
+
+    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false), "application/json")->status == 200);
+    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, hostile), "application/json")->status == 200);
+    REQUIRE(mock::post_stream(port, "/v1/messages", mock::messages_body(true), nullptr, auth).status == 200);
+    REQUIRE(proxy.wait_for("stream=true status=200"));
+    std::thread held([&] {
+        mock::post_stream(port, "/v1/messages", mock::messages_body(true, "moonshotai/kimi-k2", 256, "keep streaming"),
+                          nullptr, auth);
+    });
+    REQUIRE(hold->wait_for_waiters(1));
+    // Both keys answer 429 and rest; the client gets the 429.
+    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, "z-ai/glm4.7", 256, "rate limit me"),
+                        "application/json")->status == 429);
+
+    char scratch_template[] = "/tmp/status-browser-XXXXXX";
+    REQUIRE(mkdtemp(scratch_template) != nullptr);
+    const std::string scratch = scratch_template;
+    // The operator's way in: the key as the Basic password (any user name).
+    const std::string url = "http://operator:" + secret + "@127.0.0.1:" + std::to_string(port) + "/status";
+
+    const std::string dom = run_chromium(scratch, url, {"--dump-dom"});
+    INFO(dom);
+    CHECK(contains(dom, "claude-nvidia-proxy"));
+    CHECK(contains(dom, msgbridge::version_string));
+    CHECK(contains(dom, "z-ai/glm4.7"));
+    CHECK(contains(dom, "moonshotai/kimi-k2"));  // the open stream
+    CHECK(contains(dom, ">200<"));
+    CHECK(contains(dom, ">429<"));
+    CHECK(contains(dom, msgbridge::redact_key(key(0), 0)));
+    CHECK(contains(dom, msgbridge::redact_key(key(1), 1)));
+    CHECK(contains(dom, "resting until"));
+    // The hostile name is text in the DOM, never an element.
+    CHECK(contains(dom, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    CHECK_FALSE(contains(dom, hostile));
+    CHECK_FALSE(contains(dom, key(0)));
+    CHECK_FALSE(contains(dom, secret));
+
+    ::mkdir(artifact_dir.c_str(), 0755);
+    const std::string screenshot = artifact_dir + "/status.png";
+    std::remove(screenshot.c_str());
+    run_chromium(scratch, url, {"--screenshot=" + screenshot, "--window-size=1280,900", "--hide-scrollbars"});
+    const std::string png = read_file(screenshot);
+    CHECK(png.size() > 20 * 1024);  // a blank 1280x900 page compresses to a few KB
+    CHECK(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0);
+    WARN("screenshot kept: " << screenshot << " (" << png.size() << " bytes)");
+
+    hold->open();
+    held.join();
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait() == 0);
+    std::system(("rm -rf '" + scratch + "'").c_str());
+}
+
+int main(int argc, char* argv[]) {
+    if (chromium.empty() || access(chromium.c_str(), X_OK) != 0) {
+        std::printf("SKIPPED: Chromium is not installed (looked for %s); install Debian's chromium (scripts/deps)\n",
+                    chromium.empty() ? "chromium, chromium-browser on PATH at configure time" : chromium.c_str());
+        return 77;
+    }
+    return Catch::Session().run(argc, argv);
+}
