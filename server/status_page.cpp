@@ -3,7 +3,8 @@
 
 #include <cstdio>
 #include <ctime>
-#include <random>
+
+#include <openssl/evp.h>
 
 #include "config.hpp"
 
@@ -242,20 +243,21 @@ constexpr std::string_view page_script = R"JS(
 })();
 )JS";
 
-std::string random_nonce() {
-    std::random_device entropy;
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string nonce;
-    for (int i = 0; i < 4; ++i) {
-        const auto word = entropy();
-        for (int shift = 0; shift < 32; shift += 4) nonce += hex[(word >> shift) & 0xf];
-    }
-    return nonce;
+// `'sha256-<base64>'`: a CSP source that allows exactly this inline text.
+// Hashes rather than a nonce: the page's refresh parses a fresh copy of the
+// page, whose nonce would differ and be reported as a violation.
+std::string csp_hash(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    EVP_Digest(text.data(), text.size(), digest, &digest_size, EVP_sha256(), nullptr);
+    unsigned char base64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    const int base64_size = EVP_EncodeBlock(base64, digest, static_cast<int>(digest_size));
+    return "'sha256-" + std::string(reinterpret_cast<const char*>(base64), static_cast<std::size_t>(base64_size)) + "'";
 }
 
 }  // namespace
 
-std::string render_status_page(const status_view& view, std::string_view nonce) {
+std::string render_status_page(const status_view& view) {
     const auto refresh_seconds = std::to_string(view.refresh_every.count());
     std::string open_streams = count(view.streams.size());
     std::uint64_t requests = 0;
@@ -268,7 +270,7 @@ std::string render_status_page(const status_view& view, std::string_view nonce) 
             "<title>claude-nvidia-proxy status</title>";
     // Without scripts the page still refreshes, the plain way.
     page += "<noscript><meta http-equiv=\"refresh\" content=\"" + refresh_seconds + "\"></noscript>";
-    page += "<style nonce=\"" + escaped(nonce) + "\">" + std::string(page_style) + "</style></head>";
+    page += "<style>" + std::string(page_style) + "</style></head>";
     page += "<body data-refresh-ms=\"" + std::to_string(view.refresh_every.count() * 1000) + "\">";
     page += "<p id=\"offline\" hidden></p><main id=\"board\">";
 
@@ -291,19 +293,18 @@ std::string render_status_page(const status_view& view, std::string_view nonce) 
     page += "<footer>Refreshes every " + refresh_seconds +
             " s. Counts since start-up, kept across reloads. Request bodies are never shown. "
             "Keys appear by redacted id only. Times in UTC.</footer></main>";
-    page += "<script nonce=\"" + escaped(nonce) + "\">" + std::string(page_script) + "</script></body></html>\n";
+    page += "<script>" + std::string(page_script) + "</script></body></html>\n";
     return page;
 }
 
 http_response status_answer(const status_view& view) {
-    const std::string nonce = random_nonce();
     http_response res;
     res.content_type = "text/html; charset=utf-8";
-    res.body = render_status_page(view, nonce);
+    res.body = render_status_page(view);
     // Defence in depth behind the escaping: no script, style or load but the page's own.
-    res.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'nonce-" + nonce +
-                                                            "'; script-src 'nonce-" + nonce +
-                                                            "'; connect-src 'self'; frame-ancestors 'none'; "
+    res.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src " + csp_hash(page_style) +
+                                                            "; script-src " + csp_hash(page_script) +
+                                                            "; connect-src 'self'; frame-ancestors 'none'; "
                                                             "base-uri 'none'; form-action 'none'");
     res.headers.emplace_back("Cache-Control", "no-store");
     res.headers.emplace_back("Referrer-Policy", "no-referrer");

@@ -39,12 +39,11 @@ struct status_view {
 };
 
 /// The page as one HTML document with its CSS and script inline; every
-/// text from a client or the configuration is HTML-escaped. `nonce` marks
-/// the page's own <style> and <script> for the Content-Security-Policy.
-std::string render_status_page(const status_view& view, std::string_view nonce);
+/// text from a client or the configuration is HTML-escaped.
+std::string render_status_page(const status_view& view);
 
-/// The page with a fresh nonce and the headers that keep it uncached,
-/// unframed and free of any script but its own.
+/// The page with the headers that keep it uncached, unframed and free of
+/// any script or style but its own (a Content-Security-Policy naming their hashes).
 http_response status_answer(const status_view& view);
 
 /// `http(s)://authority/path` of an upstream URL, without its query (which

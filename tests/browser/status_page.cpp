@@ -94,8 +94,13 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-// Runs headless Chromium on `url` with `extra` flags; its stdout, or fails the test.
-std::string run_chromium(const std::string& scratch, const std::string& url, std::vector<std::string> extra) {
+struct browser_output {
+    std::string out;
+    std::string err;  ///< with --enable-logging=stderr: the page's console too
+};
+
+// Runs headless Chromium on `url` with `extra` flags, or fails the test.
+browser_output run_chromium(const std::string& scratch, const std::string& url, std::vector<std::string> extra) {
     std::vector<std::string> args = {chromium,
                                      "--headless=new",
                                      "--no-sandbox",
@@ -113,10 +118,11 @@ std::string run_chromium(const std::string& scratch, const std::string& url, std
     const std::string output = scratch + "/chromium.out";
     browser_run run(args, scratch, output);
     const int status = run.wait();
-    INFO("chromium stderr:\n" << read_file(output + ".stderr"));
+    browser_output result{read_file(output), read_file(output + ".stderr")};
+    INFO("chromium stderr:\n" << result.err);
     REQUIRE(status != -1);  // killed after chromium_patience
     REQUIRE(status == 0);
-    return read_file(output);
+    return result;
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -170,8 +176,16 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     // The operator's way in: the key as the Basic password (any user name).
     const std::string url = "http://operator:" + secret + "@127.0.0.1:" + std::to_string(port) + "/status";
 
-    const std::string dom = run_chromium(scratch, url, {"--dump-dom"});
+    // Eleven seconds of virtual time: the page refreshes itself twice (every
+    // 5 s) before the DOM is dumped, without the test waiting that long.
+    const browser_output rendered =
+        run_chromium(scratch, url, {"--dump-dom", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=11000"});
+    const std::string& dom = rendered.out;
     INFO(dom);
+    CHECK(mock::child_process::count_of(proxy.output(), "GET /status status=200") >= 2);
+    CHECK(contains(dom, R"(<p id="offline" hidden="">)"));  // no refresh failed
+    CHECK_FALSE(contains(rendered.err, "Content Security Policy"));
+    CHECK_FALSE(contains(rendered.err, "Uncaught"));
     CHECK(contains(dom, "claude-nvidia-proxy"));
     CHECK(contains(dom, msgbridge::version_string));
     CHECK(contains(dom, "z-ai/glm4.7"));
@@ -190,7 +204,7 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     ::mkdir(artifact_dir.c_str(), 0755);
     const std::string screenshot = artifact_dir + "/status.png";
     std::remove(screenshot.c_str());
-    run_chromium(scratch, url, {"--screenshot=" + screenshot, "--window-size=1280,900", "--hide-scrollbars"});
+    (void)run_chromium(scratch, url, {"--screenshot=" + screenshot, "--window-size=1280,900", "--hide-scrollbars"});
     const std::string png = read_file(screenshot);
     CHECK(png.size() > 20 * 1024);  // a blank 1280x900 page compresses to a few KB
     CHECK(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0);
