@@ -26,14 +26,14 @@ public:
     static constexpr std::size_t max_models = 100;
     static constexpr const char* other_models = "(other models)";
 
-    /// One exchange as the page lists it: never a body.
+    /// One exchange as the page lists it (in its columns' order): never a body.
     struct finished_exchange {
+        std::chrono::system_clock::time_point ended;
         std::string request_id;
         std::string client_model;
         std::string upstream_model;
         bool stream = false;
         int status = 0;
-        std::chrono::system_clock::time_point ended;
         std::chrono::steady_clock::duration took{};
         std::uint64_t tokens_in = 0;
         std::uint64_t tokens_out = 0;

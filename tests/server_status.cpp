@@ -10,16 +10,14 @@
 #include "status_board.hpp"
 #include "status_page.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/status_test_support.hpp"
 #include "upstream_health.hpp"
 
 namespace {
 
+using namespace status_test;
+
 std::string key(int i) { return "nvapi-status-test-key-0000000000000000000000" + std::to_string(i); }
-
-const std::string hostile_model = "<script>alert(1)</script>";
-const std::string escaped_hostile_model = "&lt;script&gt;alert(1)&lt;/script&gt;";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 proxy::attempt_result failed_with(int status, std::size_t attempts = 1) {
     proxy::attempt_result r;
@@ -168,18 +166,7 @@ TEST_CASE("status: HTTP Basic auth's password is read, anything else refused", "
 
 TEST_CASE("status: GET /status after a scripted series of requests", "[server][status]") {
     auto hold = std::make_shared<mock::gate>();
-    mock::upstream up([&](const mock::recorded& r, std::size_t) {
-        if (r.authorization == "Bearer " + key(0))
-            return mock::json(429, R"({"error":{"message":"rate limited"}})", {{"Retry-After", "30"}});
-        if (contains(r.body, "hold me")) {
-            auto held = mock::sse(mock::text_stream({"still", " going"}));
-            held.hold = hold;
-            held.hold_after = 1;
-            return held;
-        }
-        if (contains(r.body, R"("stream":true)")) return mock::sse(mock::text_stream({"ser", "ved"}));
-        return mock::json(200, mock::completion("served"));
-    });
+    mock::upstream up(scripted_upstream(hold));
     mock::running_proxy proxy(mock::test_config(up.url(), {key(0), key(1)}));
     auto client = proxy.client();
     REQUIRE(client.Post("/v1/messages", mock::messages_body(false), "application/json")->status == 200);
@@ -188,9 +175,12 @@ TEST_CASE("status: GET /status after a scripted series of requests", "[server][s
     REQUIRE(proxy.wait_for_log("stream=true status=200"));
     // One stream stays open while the page is read.
     std::thread held([&] {
-        mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true, "z-ai/held-model", 256, "hold me"));
+        mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true, "z-ai/held-model", 256, keep_streaming));
     });
     REQUIRE(hold->wait_for_waiters(1));
+    // Both keys answer 429 and rest; the client gets the 429.
+    REQUIRE(client.Post("/v1/messages", mock::messages_body(false, "z-ai/glm4.7", 256, rate_limit_me), "application/json")
+                ->status == 429);
 
     auto res = client.Get("/status");
     hold->open();
@@ -212,11 +202,12 @@ TEST_CASE("status: GET /status after a scripted series of requests", "[server][s
     CHECK_FALSE(contains(page, hostile_model));
     CHECK(contains(page, msgbridge::redact_key(key(0), 0)));
     CHECK(contains(page, msgbridge::redact_key(key(1), 1)));
-    CHECK(contains(page, "resting until"));  // key 0, after its 429
+    CHECK(contains(page, "resting until"));  // after the 429s
+    CHECK(contains(page, ">429<"));
     CHECK(contains(page, "upstream ok"));
     CHECK_FALSE(contains(page, key(0)));
     CHECK_FALSE(contains(page, key(1)));
-    CHECK_FALSE(contains(page, "hold me"));  // never a body
+    CHECK_FALSE(contains(page, keep_streaming));  // never a body
 }
 
 TEST_CASE("status: /status and /metrics need SERVER_API_KEY; /health shows key details only with it",
@@ -227,22 +218,26 @@ TEST_CASE("status: /status and /metrics need SERVER_API_KEY; /health shows key d
     mock::running_proxy proxy(cfg);
     auto client = proxy.client();
 
-    auto refused = client.Get("/status");
-    REQUIRE(refused);
-    CHECK(refused->status == 401);
+    auto status_of = [&](const std::string& path, const httplib::Headers& headers = {}) {
+        auto res = client.Get(path.c_str(), headers);
+        REQUIRE(res);
+        return res->status;
+    };
     // A browser asks its user for the key on this answer.
-    CHECK(refused->get_header_value("WWW-Authenticate") == R"(Basic realm="claude-nvidia-proxy", charset="UTF-8")");
-    CHECK(client.Get("/status", {{"Authorization", "Bearer status-inbound-secret"}})->status == 200);
-    CHECK(client.Get("/status", {{"x-api-key", "status-inbound-secret"}})->status == 200);
+    CHECK(client.Get("/status")->get_header_value("WWW-Authenticate") ==
+          R"(Basic realm="claude-nvidia-proxy", charset="UTF-8")");
+    CHECK(status_of("/status") == 401);
+    CHECK(status_of("/status", {{"Authorization", "Bearer status-inbound-secret"}}) == 200);
+    CHECK(status_of("/status", {{"x-api-key", "status-inbound-secret"}}) == 200);
     // base64("operator:status-inbound-secret"), what a browser sends after asking.
     const httplib::Headers basic = {{"Authorization", "Basic b3BlcmF0b3I6c3RhdHVzLWluYm91bmQtc2VjcmV0"}};
-    CHECK(client.Get("/status", basic)->status == 200);
-    CHECK(client.Get("/status", {{"Authorization", "Basic b3BlcmF0b3I6d3Jvbmc="}})->status == 401);  // operator:wrong
-    CHECK(client.Get("/status?key=status-inbound-secret")->status == 401);  // never in the URL
+    CHECK(status_of("/status", basic) == 200);
+    CHECK(status_of("/status", {{"Authorization", "Basic b3BlcmF0b3I6d3Jvbmc="}}) == 401);  // operator:wrong
+    CHECK(status_of("/status?key=status-inbound-secret") == 401);  // never in the URL
     // Basic is for the page only: the API routes keep their two headers.
-    CHECK(client.Get("/metrics", basic)->status == 401);
+    CHECK(status_of("/metrics", basic) == 401);
     CHECK_FALSE(client.Get("/metrics")->has_header("WWW-Authenticate"));
-    CHECK(client.Get("/metrics", {{"x-api-key", "status-inbound-secret"}})->status == 200);
+    CHECK(status_of("/metrics", {{"x-api-key", "status-inbound-secret"}}) == 200);
 
     auto open_health = client.Get("/health");
     REQUIRE(open_health);

@@ -26,8 +26,11 @@
 
 #include "support/child_process.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/status_test_support.hpp"
 
 namespace {
+
+using namespace status_test;
 
 const std::string chromium = CHROMIUM_EXECUTABLE;
 const std::string artifact_dir = MSGBRIDGE_TEST_ARTIFACT_DIR;
@@ -125,8 +128,6 @@ browser_output run_chromium(const std::string& scratch, const std::string& url, 
     return result;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 std::string key(int i) { return "nvapi-browser-test-key-000000000000000000000" + std::to_string(i); }
 
 }  // namespace
@@ -134,18 +135,7 @@ std::string key(int i) { return "nvapi-browser-test-key-000000000000000000000" +
 TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, and keeps a screenshot",
           "[server][browser]") {
     auto hold = std::make_shared<mock::gate>();
-    mock::upstream up([&](const mock::recorded& r, std::size_t) {
-        if (contains(r.body, "rate limit me"))
-            return mock::json(429, R"({"error":{"message":"rate limited"}})", {{"Retry-After", "120"}});
-        if (contains(r.body, "keep streaming")) {
-            auto held = mock::sse(mock::text_stream({"still", " going"}));
-            held.hold = hold;
-            held.hold_after = 1;
-            return held;
-        }
-        if (contains(r.body, R"("stream":true)")) return mock::sse(mock::text_stream({"ser", "ved"}));
-        return mock::json(200, mock::completion("served"));
-    });
+    mock::upstream up(scripted_upstream(hold));
     const std::string secret = "browser-operator-secret";
     mock::child_process proxy({CLAUDE_NVIDIA_PROXY_BINARY},
                               {"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0", "SERVER_API_KEY=" + secret,
@@ -155,19 +145,18 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     httplib::Client client("127.0.0.1", port);
     client.set_read_timeout(mock::patience);
     const httplib::Headers auth = {{"x-api-key", secret}};
-    const std::string hostile = "<script>alert(1)</script>";
 
     REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false), "application/json")->status == 200);
-    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, hostile), "application/json")->status == 200);
+    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, hostile_model), "application/json")->status == 200);
     REQUIRE(mock::post_stream(port, "/v1/messages", mock::messages_body(true), nullptr, auth).status == 200);
     REQUIRE(proxy.wait_for("stream=true status=200"));
     std::thread held([&] {
-        mock::post_stream(port, "/v1/messages", mock::messages_body(true, "moonshotai/kimi-k2", 256, "keep streaming"),
+        mock::post_stream(port, "/v1/messages", mock::messages_body(true, "moonshotai/kimi-k2", 256, keep_streaming),
                           nullptr, auth);
     });
     REQUIRE(hold->wait_for_waiters(1));
     // Both keys answer 429 and rest; the client gets the 429.
-    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, "z-ai/glm4.7", 256, "rate limit me"),
+    REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, "z-ai/glm4.7", 256, rate_limit_me),
                         "application/json")->status == 429);
 
     char scratch_template[] = "/tmp/status-browser-XXXXXX";
@@ -196,8 +185,8 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     CHECK(contains(dom, msgbridge::redact_key(key(1), 1)));
     CHECK(contains(dom, "resting until"));
     // The hostile name is text in the DOM, never an element.
-    CHECK(contains(dom, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-    CHECK_FALSE(contains(dom, hostile));
+    CHECK(contains(dom, escaped_hostile_model));
+    CHECK_FALSE(contains(dom, hostile_model));
     CHECK_FALSE(contains(dom, key(0)));
     CHECK_FALSE(contains(dom, secret));
 
