@@ -174,17 +174,13 @@ TEST_CASE("status: GET /status after a scripted series of requests", "[server][s
     REQUIRE(mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true)).status == 200);
     REQUIRE(proxy.wait_for_log("stream=true status=200"));
     // One stream stays open while the page is read.
-    std::thread held([&] {
-        mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true, "z-ai/held-model", 256, keep_streaming));
-    });
-    REQUIRE(hold->wait_for_waiters(1));
+    held_stream held(proxy.port(), hold, "z-ai/held-model");
+    REQUIRE(held.open());
     // Both keys answer 429 and rest; the client gets the 429.
     REQUIRE(client.Post("/v1/messages", mock::messages_body(false, "z-ai/glm4.7", 256, rate_limit_me), "application/json")
                 ->status == 429);
 
     auto res = client.Get("/status");
-    hold->open();
-    held.join();
     REQUIRE(res);
     CHECK(res->status == 200);
     CHECK(res->get_header_value("Content-Type") == "text/html; charset=utf-8");

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -90,6 +91,20 @@ private:
     bool exited_ = false;
 };
 
+// Chromium's HOME and profile: fresh, writable, removed whatever happens.
+struct scratch_dir {
+    std::string path;
+    scratch_dir() {
+        char name[] = "/tmp/status-browser-XXXXXX";
+        REQUIRE(mkdtemp(name) != nullptr);
+        path = name;
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
@@ -150,18 +165,14 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, hostile_model), "application/json")->status == 200);
     REQUIRE(mock::post_stream(port, "/v1/messages", mock::messages_body(true), nullptr, auth).status == 200);
     REQUIRE(proxy.wait_for("stream=true status=200"));
-    std::thread held([&] {
-        mock::post_stream(port, "/v1/messages", mock::messages_body(true, "moonshotai/kimi-k2", 256, keep_streaming),
-                          nullptr, auth);
-    });
-    REQUIRE(hold->wait_for_waiters(1));
+    held_stream held(port, hold, "moonshotai/kimi-k2", auth);
+    REQUIRE(held.open());
     // Both keys answer 429 and rest; the client gets the 429.
     REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, "z-ai/glm4.7", 256, rate_limit_me),
                         "application/json")->status == 429);
 
-    char scratch_template[] = "/tmp/status-browser-XXXXXX";
-    REQUIRE(mkdtemp(scratch_template) != nullptr);
-    const std::string scratch = scratch_template;
+    const scratch_dir scratch_home;
+    const std::string& scratch = scratch_home.path;
     // The operator's way in: the key as the Basic password (any user name).
     const std::string url = "http://operator:" + secret + "@127.0.0.1:" + std::to_string(port) + "/status";
 
@@ -198,12 +209,6 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     CHECK(png.size() > 20 * 1024);  // a blank 1280x900 page compresses to a few KB
     CHECK(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0);
     WARN("screenshot kept: " << screenshot << " (" << png.size() << " bytes)");
-
-    hold->open();
-    held.join();
-    proxy.signal(SIGTERM);
-    CHECK(proxy.wait() == 0);
-    std::system(("rm -rf '" + scratch + "'").c_str());
 }
 
 int main(int argc, char* argv[]) {

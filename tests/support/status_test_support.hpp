@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "mock_upstream.hpp"
 
@@ -35,5 +36,30 @@ inline mock::upstream::handler scripted_upstream(std::shared_ptr<mock::gate> hol
         return mock::json(200, mock::completion("served"));
     };
 }
+
+/// A stream the scripted upstream keeps open (model `model`) until this
+/// object goes, test failure or not: its destructor lets the stream end and
+/// joins the client thread.
+class held_stream {
+public:
+    held_stream(int port, std::shared_ptr<mock::gate> hold, const std::string& model, httplib::Headers headers = {})
+        : hold_(std::move(hold)), client_([port, model, headers] {
+              mock::post_stream(port, "/v1/messages", mock::messages_body(true, model, 256, keep_streaming), nullptr,
+                                headers);
+          }) {}
+    ~held_stream() {
+        hold_->open();
+        client_.join();
+    }
+    held_stream(const held_stream&) = delete;
+    held_stream& operator=(const held_stream&) = delete;
+
+    /// Whether the upstream holds the stream now.
+    bool open() { return hold_->wait_for_waiters(1); }
+
+private:
+    std::shared_ptr<mock::gate> hold_;
+    std::thread client_;
+};
 
 }  // namespace status_test
