@@ -296,7 +296,7 @@ struct http_server::impl {
             return out;
         }
         if (!svc.settings()->cfg.server_api_key.empty() && !svc.admits(head_only_request(head))) {
-            out.answer = refuse(fd, unauthorized(), head.method, head.path());
+            out.answer = refuse(fd, unauthorized(head.path()), head.method, head.path());
             return out;
         }
         out.serve = true;

@@ -2,6 +2,7 @@
 #include "http_types.hpp"
 
 #include <cctype>
+#include <cstdint>
 
 namespace proxy {
 
@@ -39,6 +40,36 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
         if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
     }
     return true;
+}
+
+std::optional<std::string> basic_auth_password(std::string_view authorization) {
+    constexpr std::string_view scheme = "basic ";
+    if (authorization.size() <= scheme.size() || !equals_ignoring_case(authorization.substr(0, scheme.size()), scheme))
+        return std::nullopt;
+    std::string_view encoded = authorization.substr(scheme.size());
+    while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
+    while (!encoded.empty() && encoded.back() == '=') encoded.remove_suffix(1);
+    std::string decoded;
+    std::uint32_t bits = 0;
+    int pending = 0;
+    for (char c : encoded) {
+        int value;
+        if (c >= 'A' && c <= 'Z') value = c - 'A';
+        else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') value = c - '0' + 52;
+        else if (c == '+') value = 62;
+        else if (c == '/') value = 63;
+        else return std::nullopt;
+        bits = (bits << 6) | static_cast<std::uint32_t>(value);
+        pending += 6;
+        if (pending >= 8) {
+            pending -= 8;
+            decoded += static_cast<char>((bits >> pending) & 0xff);
+        }
+    }
+    const auto colon = decoded.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    return decoded.substr(colon + 1);
 }
 
 }  // namespace proxy

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -94,5 +95,9 @@ http_response sse_response(std::unique_ptr<body_stream> stream);
 
 /// ASCII case-insensitive equality (header names, the `Bearer` scheme).
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept;
+
+/// The password of an `Authorization: Basic <base64(user:password)>` value
+/// (RFC 7617); none for another scheme or malformed base64.
+std::optional<std::string> basic_auth_password(std::string_view authorization);
 
 }  // namespace proxy

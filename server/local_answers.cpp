@@ -314,23 +314,25 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 http_response client_probe_answer() { return json_response(200, "{}"); }
 
 http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
-                            std::string_view learned) {
+                            bool degraded, std::string_view learned) {
     msgbridge::json_writer w;
     w.start_object();
     w.key("status");
-    w.string("ok");
+    w.string(degraded ? "degraded" : "ok");
     w.key("version");
     w.string(msgbridge::version_string);
     w.key("active_streams");
     w.uint64(active_streams);
     w.key("keys");
     w.uint64(keys.size());
+    // Which keys rest and which upstream models refuse what: the operator's
+    // business, not an anonymous caller's.
     if (with_key_stats) {
         w.key("key_stats");
         w.raw(msgbridge::to_json(keys.stats()));
+        w.key("learned");
+        w.raw(learned);
     }
-    w.key("learned");
-    w.raw(learned);
     w.end_object();
     return json_response(200, w.str());
 }

@@ -39,10 +39,11 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 /// Claude Code's `/api/hello` and `/api/event_logging/batch`: 200 with `{}`.
 http_response client_probe_answer();
 
-/// `GET /health`; the per-key counters (redacted ids) only when `with_key_stats`.
-/// `learned`: the self-healing findings, as healing_memory::to_json wrote them.
+/// `GET /health`: `"status":"degraded"` (still 200) when `degraded`, else
+/// "ok". The per-key counters (redacted ids) and `learned`, the self-healing
+/// findings as healing_memory::to_json wrote them, only when `with_key_stats`.
 http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
-                            std::string_view learned);
+                            bool degraded, std::string_view learned);
 
 /// `GET /metrics`: the exposition text metrics::scrape made.
 http_response metrics_answer(std::string exposition);

@@ -6,8 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include <msgbridge/version.hpp>
+
 #include "local_answers.hpp"
 #include "routes.hpp"
+#include "status_page.hpp"
 #include "stream_session.hpp"
 
 namespace proxy {
@@ -104,10 +107,13 @@ std::size_t service::active_streams() const {
     return sessions_.size();
 }
 
-bool service::authorized(const http_request& request, const config& cfg) {
+bool service::authorized(const http_request& request, const config& cfg, bool basic) {
     if (cfg.server_api_key.empty()) return true;
     bool ok = false;
     std::string authorization = request.header("authorization");
+    if (basic) {
+        if (auto password = basic_auth_password(authorization)) ok |= constant_time_equal(*password, cfg.server_api_key);
+    }
     if (authorization.size() > 7 && equals_ignoring_case(std::string_view(authorization).substr(0, 7), "bearer ")) {
         std::string_view token = std::string_view(authorization).substr(7);
         while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
@@ -120,7 +126,7 @@ bool service::authorized(const http_request& request, const config& cfg) {
 
 bool service::admits(const http_request& head_only) const {
     const route* found = find_route(head_only.path);
-    return found == nullptr || !found->needs_key || authorized(head_only, settings()->cfg);
+    return found == nullptr || !found->needs_key || authorized(head_only, settings()->cfg, found->browser);
 }
 
 http_response service::handle(const http_request& request) {
@@ -143,7 +149,7 @@ http_response service::dispatch(const http_request& request, const generation& c
     const route* found = find_route(request.path);
     if (found == nullptr) return no_route(request);
     if (!serves_method(*found, request.method)) return method_not_allowed(request, *found);
-    if (found->needs_key && !authorized(request, cfg)) return unauthorized();
+    if (found->needs_key && !authorized(request, cfg, found->browser)) return unauthorized(request.path);
     switch (found->target) {
         case endpoint::messages: return messages(request, current);
         case endpoint::count_tokens: return count_tokens(request, *current);
@@ -152,11 +158,34 @@ http_response service::dispatch(const http_request& request, const generation& c
             return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
         case endpoint::health:
-            return health_answer(active_streams(), current->keys, authorized(request, cfg), healing_.to_json());
+            return health_answer(active_streams(), current->keys, authorized(request, cfg), upstream_health_.degraded(),
+                                 healing_.to_json());
         case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
+        case endpoint::status: return status_page(*current);
         case endpoint::root: return root_answer();
     }
     return no_route(request);
+}
+
+http_response service::status_page(const settings_generation& current) const {
+    status_view view;
+    view.version = msgbridge::version_string;
+    view.upstream_url = upstream_url_for_display(current.cfg.upstream_url);
+    const auto now = steady::now();
+    view.uptime = now - started_at_;
+    view.now = std::chrono::system_clock::now();
+    view.upstream = upstream_health_.read();
+    view.keys = current.keys.stats();
+    view.models = board_.models();
+    view.recent = board_.recent();
+    {
+        std::lock_guard<std::mutex> lock(sessions_mutex_);
+        for (const auto& session : sessions_)
+            view.streams.push_back({session->request_id(), session->upstream_model(), now - session->started()});
+    }
+    // Oldest first: the stream most likely stuck leads.
+    std::sort(view.streams.begin(), view.streams.end(), [](const open_stream& a, const open_stream& b) { return a.age > b.age; });
+    return status_answer(view);
 }
 
 http_response service::count_tokens(const http_request& request, const settings_generation& current) {
@@ -211,7 +240,8 @@ http_response service::messages(const http_request& request, const generation& c
 
 http_response service::stream_messages(const http_request& request, const generation& current,
                                        msgbridge::converted_request converted) {
-    auto session = std::make_shared<stream_session>(stream_context{current, producers_, metrics_, healing_}, request, std::move(converted));
+    auto session = std::make_shared<stream_session>(
+        stream_context{current, producers_, metrics_, healing_, board_, upstream_health_}, request, std::move(converted));
     add_session(session);
     session->start();
     if (!session->wait_for_commit(std::chrono::seconds(current->cfg.stream_commit_after_seconds))) {
@@ -276,6 +306,7 @@ http_response service::complete_messages(const http_request& request, const sett
             });
             attempts = run_attempts(current.upstream, request.id, up, cancel, hooks);
         }
+        upstream_health_.observe(attempts);
         tries.insert(tries.end(), attempts.attempts.begin(), attempts.attempts.end());
         explain_unmapped_model(attempts, converted.context.client_model, converted.upstream_model);
         answered = completion_answer(cfg, attempts, too_large, answer, converted.context, may_ask_again && !client_left,
@@ -289,6 +320,7 @@ http_response service::complete_messages(const http_request& request, const sett
     if (res.status >= 400) summary.error_body = res.body;
     current.log.exchange(summary, tries);
     metrics_.observe_exchange(summary);
+    board_.observe_exchange(summary);
     res.logged = true;
     return res;
 }

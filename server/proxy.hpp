@@ -29,7 +29,9 @@
 #include "metrics.hpp"
 #include "self_healing.hpp"
 #include "settings_generation.hpp"
+#include "status_board.hpp"
 #include "upstream.hpp"
+#include "upstream_health.hpp"
 #include "upstream_models.hpp"
 #include "worker_pool.hpp"
 
@@ -88,7 +90,9 @@ private:
                                                    const std::string& answer, const msgbridge::response_context& context,
                                                    bool may_ask_again, exchange_summary& summary);
     http_response count_tokens(const http_request& request, const settings_generation& current);
-    static bool authorized(const http_request& request, const config& cfg);
+    http_response status_page(const settings_generation& current) const;
+    /// `basic`: the key may also come as the password of HTTP Basic auth (browser routes).
+    static bool authorized(const http_request& request, const config& cfg, bool basic = false);
 
     void add_session(const std::shared_ptr<stream_session>& session);
     void remove_session(stream_session* session);
@@ -98,8 +102,12 @@ private:
     generation current_;
     converter_pool<msgbridge::response_converter> response_converters_;
 
-    metrics metrics_;  ///< kept across reloads: counters never go back to zero
-    healing_memory healing_;  ///< kept across reloads: what upstream models refused stays known
+    // Kept across reloads, as what the operator sees should be.
+    metrics metrics_;  ///< counters never go back to zero
+    healing_memory healing_;  ///< what upstream models refused stays known
+    status_board board_;
+    upstream_health upstream_health_;
+    const steady::time_point started_at_ = steady::now();
 
     mutable std::mutex sessions_mutex_;
     std::set<std::shared_ptr<stream_session>> sessions_;

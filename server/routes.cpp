@@ -43,10 +43,16 @@ http_response method_not_allowed(const http_request& request, const route& r) {
     return res;
 }
 
-http_response unauthorized() {
-    return error_response(msgbridge::make_error(
+http_response unauthorized(std::string_view path) {
+    const route* found = find_route(path);
+    const bool browser = found != nullptr && found->browser;
+    auto res = error_response(msgbridge::make_error(
         msgbridge::error_type::authentication_error,
-        "invalid or missing API key: send Authorization: Bearer <SERVER_API_KEY> or x-api-key: <SERVER_API_KEY>"));
+        std::string("invalid or missing API key: send Authorization: Bearer <SERVER_API_KEY> or x-api-key: "
+                    "<SERVER_API_KEY>") +
+            (browser ? ", or SERVER_API_KEY as the password of HTTP Basic auth (any user name)" : "")));
+    if (browser) res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"claude-nvidia-proxy\", charset=\"UTF-8\"");
+    return res;
 }
 
 http_response no_route(const http_request& request) {

@@ -11,7 +11,7 @@
 namespace proxy {
 
 /// What a route leads to; service::route() dispatches on it.
-enum class endpoint { messages, count_tokens, models, model, health, metrics, root, client_probe };
+enum class endpoint { messages, count_tokens, models, model, health, metrics, status, root, client_probe };
 
 struct route {
     std::string_view method;
@@ -20,6 +20,9 @@ struct route {
     bool prefix = false;     ///< `path` is a prefix; the rest of the request path is the argument
     bool needs_key = false;  ///< SERVER_API_KEY, when set, applies
     bool listed = false;     ///< named by `GET /` and by the 404 answer
+    /// A page for browsers, which cannot add a header to a page load: the key
+    /// is also taken as the password of HTTP Basic auth, and a 401 asks for it.
+    bool browser = false;
 };
 
 inline constexpr route routes[] = {
@@ -30,6 +33,7 @@ inline constexpr route routes[] = {
     {"GET", "/v1/models/", endpoint::model, true, true, false},
     {"GET", "/health", endpoint::health, false, false, true},
     {"GET", "/metrics", endpoint::metrics, false, true, true},
+    {"GET", "/status", endpoint::status, false, true, true, true},
     {"GET", "/", endpoint::root, false, false, false},
     // Claude Code's start-up check and its telemetry, which go to whatever
     // ANTHROPIC_BASE_URL names: answered so that they fail nowhere.
@@ -58,8 +62,10 @@ bool serves_method(const route& r, std::string_view method);
 /// 405 with `Allow`, for a known path asked with another method.
 http_response method_not_allowed(const http_request& request, const route& r);
 
-/// 401 for a route that needs SERVER_API_KEY, asked without it.
-http_response unauthorized();
+/// 401 for a route that needs SERVER_API_KEY, asked without it; for a
+/// browser route it carries the `WWW-Authenticate: Basic` that makes a
+/// browser ask for the key.
+http_response unauthorized(std::string_view path);
 
 /// 404 naming the method, the path and the routes this proxy serves.
 http_response no_route(const http_request& request);

@@ -131,6 +131,7 @@ void stream_session::log_summary(int status) {
     const settings_generation& settings = *context_.settings;
     settings.log.exchange(summary, result_.attempts);
     context_.counters.observe_exchange(summary);
+    context_.board.observe_exchange(summary);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())
         settings.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));
@@ -149,6 +150,7 @@ void stream_session::produce() {
     // more, unless the client has seen some of it.
     for (bool may_ask_again = true;; may_ask_again = false) {
         result_ = run_attempts(context_.settings->upstream, request_id_, upstream_, cancel_, hooks);
+        context_.health.observe(result_);
         tries.insert(tries.end(), result_.attempts.begin(), result_.attempts.end());
         explain_unmapped_model(result_, client_model_, upstream_model_);
         end = settle();

@@ -20,6 +20,8 @@
 #include "http_types.hpp"
 #include "metrics.hpp"
 #include "settings_generation.hpp"
+#include "status_board.hpp"
+#include "upstream_health.hpp"
 #include "worker_pool.hpp"
 
 namespace proxy {
@@ -35,6 +37,10 @@ struct stream_context {
     metrics& counters;
     /// The service's self-healing findings; outlives every session, as `producers`.
     healing_memory& healing;
+    /// Lists the stream on /status when its summary is logged; outlives every session.
+    status_board& board;
+    /// Told how the attempts went; outlives every session.
+    upstream_health& health;
 };
 
 /// Shared by three threads: the handler (waits until the answer commits or
@@ -74,6 +80,11 @@ public:
 
     /// Writes the exchange's summary line (and the text preview, if configured).
     void log_summary(int status);
+
+    // Fixed at construction: readable from any thread (/status lists open streams).
+    const std::string& request_id() const { return request_id_; }
+    const std::string& upstream_model() const { return upstream_model_; }
+    std::chrono::steady_clock::time_point started() const { return started_; }
 
 private:
     enum class phase { waiting, streaming, failed };

@@ -198,7 +198,7 @@ TEST_CASE("routes: the 404 answer names the routes GET / lists", "[server][route
     REQUIRE_FALSE(parser.parse(root->body).get(doc));
     simdjson::dom::array endpoints;
     REQUIRE_FALSE(doc["endpoints"].get_array().get(endpoints));
-    CHECK(endpoints.size() == 5);  // messages, count_tokens, models, health, metrics
+    CHECK(endpoints.size() == 6);  // messages, count_tokens, models, health, metrics, status
     for (auto endpoint : endpoints) {
         std::string_view name;
         REQUIRE_FALSE(endpoint.get_string().get(name));
