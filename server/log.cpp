@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
+#include <utility>
 #include <mutex>
 
 #include <msgbridge/json_writer.hpp>
@@ -46,6 +48,20 @@ std::string_view leading_request_id(std::string_view text) {
     while (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) ++end;
     if (end < text.size() && text[end] != ' ') return {};
     return text.substr(0, end);
+}
+
+void write_strings(msgbridge::json_writer& w, std::initializer_list<std::pair<const char*, std::string_view>> members) {
+    for (const auto& [name, text] : members) {
+        w.key(name);
+        w.string(text);
+    }
+}
+
+void write_counts(msgbridge::json_writer& w, std::initializer_list<std::pair<const char*, std::uint64_t>> members) {
+    for (const auto& [name, count] : members) {
+        w.key(name);
+        w.uint64(count);
+    }
 }
 
 // `"a":1,"b":2` of `{"a":1,"b":2}`: an object's members, to follow others.
@@ -241,18 +257,12 @@ std::string summary_json_members(const exchange_summary& summary, const std::vec
     };
     msgbridge::json_writer w;
     w.start_object();
-    w.key("request_id");
-    w.string(summary.request_id);
-    w.key("client");
-    w.string(summary.client_address);
-    w.key("method");
-    w.string("POST");
-    w.key("route");
-    w.string("/v1/messages");
-    w.key("model");
-    w.string(summary.client_model);
-    w.key("upstream_model");
-    w.string(summary.upstream_model);
+    write_strings(w, {{"request_id", summary.request_id},
+                      {"client", summary.client_address},
+                      {"method", "POST"},
+                      {"route", "/v1/messages"},
+                      {"model", summary.client_model},
+                      {"upstream_model", summary.upstream_model}});
     w.key("stream");
     w.boolean(summary.stream);
     w.key("status");
@@ -261,12 +271,9 @@ std::string summary_json_members(const exchange_summary& summary, const std::vec
     w.start_array();
     for (const auto& attempt : attempts) w.string(attempt);
     w.end_array();
-    w.key("tokens_in");
-    w.uint64(summary.tokens_in);
-    w.key("tokens_out");
-    w.uint64(summary.tokens_out);
-    w.key("tokens_cache_read");
-    w.uint64(summary.tokens_cache_read);
+    write_counts(w, {{"tokens_in", summary.tokens_in},
+                     {"tokens_out", summary.tokens_out},
+                     {"tokens_cache_read", summary.tokens_cache_read}});
     w.key("ttfb_ms");
     if (summary.first_byte) w.int64(millis_since_start(*summary.first_byte));
     else w.null();
@@ -311,15 +318,11 @@ std::string summary_line(const request_summary& summary) {
 std::string summary_json_members(const request_summary& summary) {
     msgbridge::json_writer w;
     w.start_object();
-    const std::pair<const char*, std::string_view> texts[] = {{"request_id", summary.request_id},
-                                                              {"client", summary.client_address},
-                                                              {"method", summary.method},
-                                                              {"route", summary.route},
-                                                              {"path", summary.path}};
-    for (const auto& [name, text] : texts) {
-        w.key(name);
-        w.string(text);
-    }
+    write_strings(w, {{"request_id", summary.request_id},
+                      {"client", summary.client_address},
+                      {"method", summary.method},
+                      {"route", summary.route},
+                      {"path", summary.path}});
     w.key("status");
     w.int64(summary.status);
     w.key("total_ms");
