@@ -17,6 +17,8 @@
 
 #include <msgbridge/version.hpp>
 
+#include "redis_key_share.hpp"
+
 namespace proxy {
 namespace {
 
@@ -250,6 +252,27 @@ bool is_header_value(std::string_view value) {
     return true;
 }
 
+// One `nvidia_keys` entry: the key, or {"key": "...", "rpm": N} to pace it apart from key_rpm.
+// Errors name the entry's position, never the key.
+void add_nvidia_key(const json_context& ctx, const std::string& field, element value, key_sources& sources) {
+    simdjson::dom::object object;
+    if (value.get_object().get(object)) {
+        sources.nvidia_keys.push_back(get_string(ctx, field, value));
+        return;
+    }
+    std::optional<std::string> key;
+    std::optional<std::uint32_t> rpm;
+    for (auto member : object) {
+        const std::string member_field = field + "." + std::string(member.key);
+        if (member.key == "key") key = get_string(ctx, member_field, member.value);
+        else if (member.key == "rpm") rpm = static_cast<std::uint32_t>(get_unsigned(ctx, member_field, member.value, 0, max_key_rpm));
+        else fail(ctx.where(member_field) + ": unknown field (expected key and rpm)");
+    }
+    if (!key) fail(ctx.where(field) + ": expected a string or an object with \"key\"");
+    if (rpm) sources.nvidia_key_rpm.push_back({trim(*key), *rpm});
+    sources.nvidia_keys.push_back(std::move(*key));
+}
+
 void parse_upstream_headers(const json_context& ctx, std::string_view key, element value, std::vector<std::pair<std::string, std::string>>& out) {
     simdjson::dom::object headers;
     if (value.get_object().get(headers)) fail(ctx.where(key) + ": expected an object of \"Header-Name\": \"value\"");
@@ -331,10 +354,10 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
             if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of strings");
             std::size_t index = 0;
             cfg.key_sources.nvidia_keys.clear();
+            cfg.key_sources.nvidia_key_rpm.clear();
             for (auto item : array)
-                cfg.key_sources.nvidia_keys.push_back(
-                    get_string(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item));
-        } else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
+                add_nvidia_key(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item, cfg.key_sources);
+        } else if (key == "key_rpm") cfg.key_rpm = static_cast<std::uint32_t>(get_unsigned(ctx, key, v, 0, max_key_rpm)); else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
         else if (key == "server_api_key") cfg.server_api_key = get_string(ctx, key, v);
         else if (key == "addr") cfg.addr = get_string(ctx, key, v);
         else if (key == "upstream_timeout_seconds") cfg.upstream_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
@@ -356,6 +379,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "auth_quarantine_max_seconds") cfg.auth_quarantine_max_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
+        else if (key == "redis_url") cfg.redis_url = trim(get_string(ctx, key, v));
         else if (key == "default_model") {
             cfg.request.default_model = get_string(ctx, key, v);
             cfg.default_model_from = ctx.where(key);
@@ -568,6 +592,7 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
         cfg.key_sources.provider_api_keys_file = read_setting_file("PROVIDER_API_KEYS_FILE", cfg.keys_file);
     }
     if (auto key = get("PROVIDER_API_KEY")) cfg.key_sources.provider_api_key = *key;
+    if (auto v = get("KEY_RPM")) cfg.key_rpm = static_cast<std::uint32_t>(parse_unsigned("KEY_RPM", *v, 0, max_key_rpm));
     if (auto v = get("KEY_ROTATION")) cfg.key_rotation = parse_rotation_setting("KEY_ROTATION", *v);
     if (auto v = get("UPSTREAM_URL")) cfg.upstream_url = trim(*v);
     if (auto v = get("SERVER_API_KEY")) cfg.server_api_key = *v;
@@ -602,10 +627,12 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     }
     if (auto v = get("FORWARD_USER_ID")) cfg.request.forward_user_id = parse_user_id_forwarding("FORWARD_USER_ID", *v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
+    if (auto v = get("REDIS_URL")) cfg.redis_url = trim(*v);
 
     // Checked at start, so that a typo never sends the keys somewhere else.
     (void)parse_upstream_url(cfg.upstream_url);
     if (!cfg.ca_cert_file.empty()) check_ca_file(cfg.ca_cert_file);
+    if (!cfg.redis_url.empty()) (void)parse_redis_url(cfg.redis_url);
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
     auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);
@@ -711,6 +738,9 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   PROVIDER_API_KEYS_FILE          file of upstream keys (one a line, # comments), instead of PROVIDER_API_KEYS;
                                   re-read on SIGHUP
   KEY_ROTATION                    round_robin (default), random, least_used
+  REDIS_URL                       redis://[user:password@]host:port/db: key state shared between instances
+  KEY_RPM                         requests per minute per upstream key, 0 = unpaced (default 0; per-key
+                                  overrides: nvidia_keys entries {"key": ..., "rpm": N})
   UPSTREAM_URL                    overrides nvidia_url
                                   (default https://integrate.api.nvidia.com/v1/chat/completions)
   SERVER_API_KEY                  require Authorization: Bearer <key> or x-api-key: <key>

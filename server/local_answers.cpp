@@ -313,7 +313,8 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 
 http_response client_probe_answer() { return json_response(200, "{}"); }
 
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats) {
+http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
+                            std::string_view shared_state) {
     msgbridge::json_writer w;
     w.start_object();
     w.key("status");
@@ -324,6 +325,10 @@ http_response health_answer(std::size_t active_streams, const msgbridge::key_poo
     w.uint64(active_streams);
     w.key("keys");
     w.uint64(keys.size());
+    if (!shared_state.empty()) {
+        w.key("shared_state");
+        w.string(shared_state);
+    }
     if (with_key_stats) {
         w.key("key_stats");
         w.raw(msgbridge::to_json(keys.stats()));

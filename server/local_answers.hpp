@@ -40,7 +40,9 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 http_response client_probe_answer();
 
 /// `GET /health`; the per-key counters (redacted ids) only when `with_key_stats`.
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats);
+/// `shared_state`: "ok" or "degraded" with REDIS_URL, empty (left out) without.
+http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
+                            std::string_view shared_state = {});
 
 /// `GET /metrics`: the exposition text metrics::scrape made.
 http_response metrics_answer(std::string exposition);

@@ -155,7 +155,11 @@ http_response service::dispatch(const http_request& request, const generation& c
         case endpoint::model:
             return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
-        case endpoint::health: return health_answer(active_streams(), current->keys, authorized(request, cfg));
+        case endpoint::health: {
+            const auto& shared = current->shared_state;
+            return health_answer(active_streams(), current->keys, authorized(request, cfg),
+                                 !shared ? "" : shared->connected() ? "ok" : "degraded");
+        }
         case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
         case endpoint::root: return root_answer();
     }
