@@ -17,7 +17,6 @@
 
 #include <msgbridge/version.hpp>
 
-#include "redis_key_share.hpp"
 
 namespace proxy {
 namespace {
@@ -307,6 +306,17 @@ std::string url_for_message(const std::string& url) {
     const auto at = url.substr(start, end - start).rfind('@');
     if (at == std::string::npos) return url;
     return url.substr(0, start) + "***@" + url.substr(start + at + 1);
+}
+
+[[noreturn]] void refuse_redis_url(const std::string& shown, const std::string& why) {
+    throw config_error("REDIS_URL/redis_url: '" + shown + "': " + why);
+}
+
+unsigned long parse_number(const std::string& text, unsigned long max, const std::string& shown, const char* what) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
+        std::strtoul(text.c_str(), nullptr, 10) > max)
+        refuse_redis_url(shown, std::string("the ") + what + " must be a number from 0 to " + std::to_string(max));
+    return std::strtoul(text.c_str(), nullptr, 10);
 }
 
 // A CA bundle that cannot be read would only show at the first request, as a
@@ -641,6 +651,45 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (!cfg.keys_file.empty() && cfg.keys_from != key_source::provider_api_keys_file)
         fail("PROVIDER_API_KEYS_FILE: '" + cfg.keys_file + "' holds no keys");
     return cfg;
+}
+
+redis_endpoint parse_redis_url(const std::string& url) {
+    redis_endpoint out;
+    const auto scheme_end = url.find("://");
+    const std::string scheme = scheme_end == std::string::npos ? std::string() : url.substr(0, scheme_end);
+    std::string rest = scheme_end == std::string::npos ? url : url.substr(scheme_end + 3);
+    const auto at = rest.rfind('@', rest.find('/'));
+    out.shown = url_for_message(url);
+    if (scheme == "rediss")
+        refuse_redis_url(out.shown, "TLS (rediss://) needs hiredis 1.x with hiredis_ssl; this build has hiredis 0.14 — "
+                                    "use redis:// on a private network, or a TLS tunnel");
+    if (scheme != "redis") refuse_redis_url(out.shown, "expected redis://[user:password@]host:port/db");
+    if (at != std::string::npos) {
+        const std::string credentials = rest.substr(0, at);
+        const auto colon = credentials.find(':');
+        if (colon == std::string::npos) {
+            out.password = credentials;  // redis://password@host, as redis-cli -u reads it
+        } else {
+            out.user = credentials.substr(0, colon);
+            out.password = credentials.substr(colon + 1);
+        }
+        rest = rest.substr(at + 1);
+    }
+    const auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (slash != std::string::npos && slash + 1 < rest.size())
+        out.db = static_cast<unsigned>(parse_number(rest.substr(slash + 1), 15, out.shown, "database"));
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+        out.port = static_cast<std::uint16_t>(parse_number(authority.substr(colon + 1), 65535, out.shown, "port"));
+        if (out.port == 0) refuse_redis_url(out.shown, "the port must be from 1 to 65535");
+        authority.resize(colon);
+    }
+    if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']')
+        authority = authority.substr(1, authority.size() - 2);
+    if (authority.empty()) refuse_redis_url(out.shown, "no host");
+    out.host = std::move(authority);
+    return out;
 }
 
 std::vector<std::string> keep_startup_settings(const config& running, config& reloaded) {

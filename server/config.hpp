@@ -157,6 +157,21 @@ struct upstream_url {
 /// empty or outside 1-65535.
 upstream_url parse_upstream_url(const std::string& url);
 
+/// REDIS_URL taken apart: `redis://[[user]:password@]host[:port][/db]`.
+struct redis_endpoint {
+    std::string host;
+    std::uint16_t port = 6379;
+    std::string user;      ///< empty: the default user
+    std::string password;  ///< empty: no AUTH
+    unsigned db = 0;
+    std::string shown;     ///< the URL with any credentials replaced by `***@`: what logs say
+};
+
+/// Parses REDIS_URL. Throws `config_error` naming `REDIS_URL/redis_url` (never
+/// the password) for another scheme — `rediss://` included: hiredis 0.14, the
+/// Debian 12 version, has no TLS —, no host, a bad port or db.
+redis_endpoint parse_redis_url(const std::string& url);
+
 /// Settings bound when the server starts (listen address, connection cap,
 /// body limit, inbound timeouts) cannot follow a reload: copies them from
 /// `running` into `reloaded` and returns the names of those that differed.

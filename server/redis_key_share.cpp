@@ -3,27 +3,13 @@
 
 #include <hiredis/hiredis.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <sys/time.h>
 #include <utility>
 
-#include "config.hpp"
 
 namespace proxy {
 namespace {
-
-[[noreturn]] void refuse(const std::string& shown, const std::string& why) {
-    throw config_error("REDIS_URL/redis_url: '" + shown + "': " + why);
-}
-
-unsigned long parse_number(const std::string& text, unsigned long max, const std::string& shown, const char* what) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
-        std::strtoul(text.c_str(), nullptr, 10) > max)
-        refuse(shown, std::string("the ") + what + " must be a number from 0 to " + std::to_string(max));
-    return std::strtoul(text.c_str(), nullptr, 10);
-}
 
 // Every name this proxy writes starts here, so a Redis shared with other
 // programs shows whose keys these are.
@@ -95,45 +81,6 @@ timeval timeval_of(std::chrono::milliseconds d) {
 }
 
 }  // namespace
-
-redis_endpoint parse_redis_url(const std::string& url) {
-    redis_endpoint out;
-    const auto scheme_end = url.find("://");
-    const std::string scheme = scheme_end == std::string::npos ? std::string() : url.substr(0, scheme_end);
-    std::string rest = scheme_end == std::string::npos ? url : url.substr(scheme_end + 3);
-    const auto at = rest.rfind('@', rest.find('/'));
-    out.shown = at == std::string::npos ? url : scheme + "://***@" + rest.substr(at + 1);
-    if (scheme == "rediss")
-        refuse(out.shown, "TLS (rediss://) needs hiredis 1.x with hiredis_ssl; this build has hiredis 0.14 — "
-                          "use redis:// on a private network, or a TLS tunnel");
-    if (scheme != "redis") refuse(out.shown, "expected redis://[user:password@]host:port/db");
-    if (at != std::string::npos) {
-        const std::string credentials = rest.substr(0, at);
-        const auto colon = credentials.find(':');
-        if (colon == std::string::npos) {
-            out.password = credentials;  // redis://password@host, as redis-cli -u reads it
-        } else {
-            out.user = credentials.substr(0, colon);
-            out.password = credentials.substr(colon + 1);
-        }
-        rest = rest.substr(at + 1);
-    }
-    const auto slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    if (slash != std::string::npos && slash + 1 < rest.size())
-        out.db = static_cast<unsigned>(parse_number(rest.substr(slash + 1), 15, out.shown, "database"));
-    const auto colon = authority.rfind(':');
-    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
-        out.port = static_cast<std::uint16_t>(parse_number(authority.substr(colon + 1), 65535, out.shown, "port"));
-        if (out.port == 0) refuse(out.shown, "the port must be from 1 to 65535");
-        authority.resize(colon);
-    }
-    if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']')
-        authority = authority.substr(1, authority.size() - 2);
-    if (authority.empty()) refuse(out.shown, "no host");
-    out.host = std::move(authority);
-    return out;
-}
 
 redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chrono::milliseconds deadline)
     : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline) {

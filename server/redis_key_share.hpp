@@ -16,26 +16,12 @@
 
 #include <msgbridge/key_share.hpp>
 
+#include "config.hpp"
 #include "log.hpp"
 
 struct redisContext;
 
 namespace proxy {
-
-/// REDIS_URL taken apart: `redis://[[user]:password@]host[:port][/db]`.
-struct redis_endpoint {
-    std::string host;
-    std::uint16_t port = 6379;
-    std::string user;      ///< empty: the default user
-    std::string password;  ///< empty: no AUTH
-    unsigned db = 0;
-    std::string shown;     ///< the URL with any credentials replaced by `***@`: what logs say
-};
-
-/// Parses REDIS_URL. Throws `config_error` naming `REDIS_URL/redis_url` (never
-/// the password) for another scheme — `rediss://` included: hiredis 0.14, the
-/// Debian 12 version, has no TLS —, no host, a bad port or db.
-redis_endpoint parse_redis_url(const std::string& url);
 
 /// A `key_state_share` on one hiredis connection. Every command has a short
 /// deadline; when Redis fails or is slow, calls answer "unavailable" at once

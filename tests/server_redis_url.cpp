@@ -2,7 +2,7 @@
 // URLs it refuses at start without ever printing the password.
 #include <catch2/catch.hpp>
 
-#include "redis_key_share.hpp"
+#include "config.hpp"
 #include "support/config_test_support.hpp"
 
 using config_test::error_of;
