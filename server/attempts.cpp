@@ -141,7 +141,8 @@ attempt_loop::next_move attempt_loop::take_key(msgbridge::key_lease& lease) {
                                                         "rejected it (401/403); check nvidia_keys / PROVIDER_API_KEYS");
     } else {
         result_.error = msgbridge::make_error(msgbridge::error_type::rate_limit_error,
-                                              "every upstream key is cooling down after rate limiting (429); retry in " +
+                                              "every upstream key is cooling down after rate limiting (429) or has used "
+                                              "its requests per minute (key_rpm); retry in " +
                                                   std::to_string(wait) + " s");
     }
     result_.retry_after = wait;

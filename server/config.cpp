@@ -17,6 +17,7 @@
 
 #include <msgbridge/version.hpp>
 
+
 namespace proxy {
 namespace {
 
@@ -260,6 +261,27 @@ bool is_header_value(std::string_view value) {
     return true;
 }
 
+// One `nvidia_keys` entry: the key, or {"key": "...", "rpm": N} to pace it apart from key_rpm.
+// Errors name the entry's position, never the key.
+void add_nvidia_key(const json_context& ctx, const std::string& field, element value, key_sources& sources) {
+    simdjson::dom::object object;
+    if (value.get_object().get(object)) {
+        sources.nvidia_keys.push_back(get_string(ctx, field, value));
+        return;
+    }
+    std::optional<std::string> key;
+    std::optional<std::uint32_t> rpm;
+    for (auto member : object) {
+        const std::string member_field = field + "." + std::string(member.key);
+        if (member.key == "key") key = get_string(ctx, member_field, member.value);
+        else if (member.key == "rpm") rpm = static_cast<std::uint32_t>(get_unsigned(ctx, member_field, member.value, 0, max_key_rpm));
+        else fail(ctx.where(member_field) + ": unknown field (expected key and rpm)");
+    }
+    if (!key) fail(ctx.where(field) + ": expected a string or an object with \"key\"");
+    if (rpm) sources.nvidia_key_rpm.push_back({trim(*key), *rpm});
+    sources.nvidia_keys.push_back(std::move(*key));
+}
+
 void parse_upstream_headers(const json_context& ctx, std::string_view key, element value, std::vector<std::pair<std::string, std::string>>& out) {
     simdjson::dom::object headers;
     if (value.get_object().get(headers)) fail(ctx.where(key) + ": expected an object of \"Header-Name\": \"value\"");
@@ -294,6 +316,17 @@ std::string url_for_message(const std::string& url) {
     const auto at = url.substr(start, end - start).rfind('@');
     if (at == std::string::npos) return url;
     return url.substr(0, start) + "***@" + url.substr(start + at + 1);
+}
+
+[[noreturn]] void refuse_redis_url(const std::string& shown, const std::string& why) {
+    throw config_error("REDIS_URL/redis_url: '" + shown + "': " + why);
+}
+
+unsigned long parse_number(const std::string& text, unsigned long max, const std::string& shown, const char* what) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
+        std::strtoul(text.c_str(), nullptr, 10) > max)
+        refuse_redis_url(shown, std::string("the ") + what + " must be a number from 0 to " + std::to_string(max));
+    return std::strtoul(text.c_str(), nullptr, 10);
 }
 
 // A CA bundle that cannot be read would only show at the first request, as a
@@ -341,10 +374,10 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
             if (v.get_array().get(array)) fail(ctx.where(key) + ": expected an array of strings");
             std::size_t index = 0;
             cfg.key_sources.nvidia_keys.clear();
+            cfg.key_sources.nvidia_key_rpm.clear();
             for (auto item : array)
-                cfg.key_sources.nvidia_keys.push_back(
-                    get_string(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item));
-        } else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
+                add_nvidia_key(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item, cfg.key_sources);
+        } else if (key == "key_rpm") cfg.key_rpm = static_cast<std::uint32_t>(get_unsigned(ctx, key, v, 0, max_key_rpm)); else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
         else if (key == "server_api_key") cfg.server_api_key = get_string(ctx, key, v);
         else if (key == "addr") cfg.addr = get_string(ctx, key, v);
         else if (key == "upstream_timeout_seconds") cfg.upstream_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
@@ -368,6 +401,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "auth_quarantine_max_seconds") cfg.auth_quarantine_max_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
+        else if (key == "redis_url") cfg.redis_url = trim(get_string(ctx, key, v));
         else if (key == "default_model") {
             cfg.request.default_model = get_string(ctx, key, v);
             cfg.default_model_from = ctx.where(key);
@@ -580,6 +614,7 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
         cfg.key_sources.provider_api_keys_file = read_setting_file("PROVIDER_API_KEYS_FILE", cfg.keys_file);
     }
     if (auto key = get("PROVIDER_API_KEY")) cfg.key_sources.provider_api_key = *key;
+    if (auto v = get("KEY_RPM")) cfg.key_rpm = static_cast<std::uint32_t>(parse_unsigned("KEY_RPM", *v, 0, max_key_rpm));
     if (auto v = get("KEY_ROTATION")) cfg.key_rotation = parse_rotation_setting("KEY_ROTATION", *v);
     if (auto v = get("UPSTREAM_URL")) cfg.upstream_url = trim(*v);
     if (auto v = get("SERVER_API_KEY")) cfg.server_api_key = *v;
@@ -616,10 +651,12 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     }
     if (auto v = get("FORWARD_USER_ID")) cfg.request.forward_user_id = parse_user_id_forwarding("FORWARD_USER_ID", *v);
     if (auto v = get("UPSTREAM_CA_FILE")) cfg.ca_cert_file = trim(*v);
+    if (auto v = get("REDIS_URL")) cfg.redis_url = trim(*v);
 
     // Checked at start, so that a typo never sends the keys somewhere else.
     (void)parse_upstream_url(cfg.upstream_url);
     if (!cfg.ca_cert_file.empty()) check_ca_file(cfg.ca_cert_file);
+    if (!cfg.redis_url.empty()) (void)parse_redis_url(cfg.redis_url);
     parse_listen_addr(cfg.addr, cfg.listen_host, cfg.listen_port);
     auto collected = collect_keys(cfg.key_sources);
     cfg.keys = std::move(collected.keys);
@@ -628,6 +665,45 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (!cfg.keys_file.empty() && cfg.keys_from != key_source::provider_api_keys_file)
         fail("PROVIDER_API_KEYS_FILE: '" + cfg.keys_file + "' holds no keys");
     return cfg;
+}
+
+redis_endpoint parse_redis_url(const std::string& url) {
+    redis_endpoint out;
+    const auto scheme_end = url.find("://");
+    const std::string scheme = scheme_end == std::string::npos ? std::string() : url.substr(0, scheme_end);
+    std::string rest = scheme_end == std::string::npos ? url : url.substr(scheme_end + 3);
+    const auto at = rest.rfind('@', rest.find('/'));
+    out.shown = url_for_message(url);
+    if (scheme == "rediss")
+        refuse_redis_url(out.shown, "TLS (rediss://) needs hiredis 1.x with hiredis_ssl; this build has hiredis 0.14 — "
+                                    "use redis:// on a private network, or a TLS tunnel");
+    if (scheme != "redis") refuse_redis_url(out.shown, "expected redis://[user:password@]host:port/db");
+    if (at != std::string::npos) {
+        const std::string credentials = rest.substr(0, at);
+        const auto colon = credentials.find(':');
+        if (colon == std::string::npos) {
+            out.password = credentials;  // redis://password@host, as redis-cli -u reads it
+        } else {
+            out.user = credentials.substr(0, colon);
+            out.password = credentials.substr(colon + 1);
+        }
+        rest = rest.substr(at + 1);
+    }
+    const auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (slash != std::string::npos && slash + 1 < rest.size())
+        out.db = static_cast<unsigned>(parse_number(rest.substr(slash + 1), 15, out.shown, "database"));
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+        out.port = static_cast<std::uint16_t>(parse_number(authority.substr(colon + 1), 65535, out.shown, "port"));
+        if (out.port == 0) refuse_redis_url(out.shown, "the port must be from 1 to 65535");
+        authority.resize(colon);
+    }
+    if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']')
+        authority = authority.substr(1, authority.size() - 2);
+    if (authority.empty()) refuse_redis_url(out.shown, "no host");
+    out.host = std::move(authority);
+    return out;
 }
 
 std::vector<std::string> keep_startup_settings(const config& running, config& reloaded) {
@@ -726,6 +802,9 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   PROVIDER_API_KEYS_FILE          file of upstream keys (one a line, # comments), instead of PROVIDER_API_KEYS;
                                   re-read on SIGHUP
   KEY_ROTATION                    round_robin (default), random, least_used
+  REDIS_URL                       redis://[user:password@]host:port/db: key state shared between instances
+  KEY_RPM                         requests per minute per upstream key, 0 = unpaced (default 0; per-key
+                                  overrides: nvidia_keys entries {"key": ..., "rpm": N})
   UPSTREAM_URL                    overrides nvidia_url
                                   (default https://integrate.api.nvidia.com/v1/chat/completions)
   SERVER_API_KEY                  require Authorization: Bearer <key> or x-api-key: <key>

@@ -29,6 +29,8 @@ struct key_sources {
     std::string provider_api_keys_file;
     std::string provider_api_key;          ///< env `PROVIDER_API_KEY`, one key
     std::vector<std::string> nvidia_keys;  ///< config `nvidia_keys`
+    /// config `nvidia_keys` entries written `{"key": …, "rpm": N}`: pacing apart from `key_rpm`.
+    std::vector<msgbridge::key_budget> nvidia_key_rpm;
     std::string nvidia_key;                ///< config `nvidia_key` (deprecated)
 };
 
@@ -51,6 +53,9 @@ struct collected_keys {
 /// allowed: local upstreams need none.
 collected_keys collect_keys(const key_sources& sources);
 
+/// The largest `key_rpm` (and per-key `rpm`) accepted: far above any upstream's budget.
+inline constexpr std::uint32_t max_key_rpm = 1000000;
+
 /// Everything the server needs to start. Defaults are the Go original's
 /// where it had the setting, ours (documented in docs/configuration.md)
 /// where it did not.
@@ -62,6 +67,7 @@ struct config {
     key_source keys_from = key_source::none;
     std::string keys_file;  ///< env PROVIDER_API_KEYS_FILE, read at start and at every reload; empty: none
     msgbridge::rotation key_rotation = msgbridge::rotation::round_robin;
+    std::uint32_t key_rpm = 0;  ///< requests per minute per key, 0: unpaced (overrides: key_sources.nvidia_key_rpm)
     std::string server_api_key;     ///< inbound auth; empty: none
     std::string addr = ":3001";
     unsigned upstream_timeout_seconds = 300;
@@ -92,6 +98,8 @@ struct config {
     proxy::log_level log_level = proxy::log_level::info;     ///< LOG_LEVEL: debug … error; a reload changes it
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally
     std::string ca_cert_file;                    ///< extra CA bundle for the upstream; empty: system store
+    /// REDIS_URL: where instances share key state (parse_redis_url checks it at start); empty: not shared.
+    std::string redis_url;
     /// config `upstream_headers`: sent on every upstream request after the
     /// proxy's own (e.g. OpenAI-Organization); names checked at start, values never logged.
     std::vector<std::pair<std::string, std::string>> upstream_headers;
@@ -152,6 +160,21 @@ struct upstream_url {
 /// character, credentials, no host, an unclosed IPv6 address, a port that is
 /// empty or outside 1-65535.
 upstream_url parse_upstream_url(const std::string& url);
+
+/// REDIS_URL taken apart: `redis://[[user]:password@]host[:port][/db]`.
+struct redis_endpoint {
+    std::string host;
+    std::uint16_t port = 6379;
+    std::string user;      ///< empty: the default user
+    std::string password;  ///< empty: no AUTH
+    unsigned db = 0;
+    std::string shown;     ///< the URL with any credentials replaced by `***@`: what logs say
+};
+
+/// Parses REDIS_URL. Throws `config_error` naming `REDIS_URL/redis_url` (never
+/// the password) for another scheme — `rediss://` included: hiredis 0.14, the
+/// Debian 12 version, has no TLS —, no host, a bad port or db.
+redis_endpoint parse_redis_url(const std::string& url);
 
 /// Settings bound when the server starts (listen address, connection cap,
 /// body limit, inbound timeouts) cannot follow a reload: copies them from

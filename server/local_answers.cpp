@@ -313,25 +313,32 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 
 http_response client_probe_answer() { return json_response(200, "{}"); }
 
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
-                            bool degraded, std::string_view learned) {
+http_response health_answer(const health_report& report, const msgbridge::key_pool& keys, bool with_key_stats) {
     msgbridge::json_writer w;
     w.start_object();
     w.key("status");
-    w.string(degraded ? "degraded" : "ok");
+    w.string(report.upstream_degraded || report.shared_state == "degraded" ? "degraded" : "ok");
     w.key("version");
     w.string(msgbridge::version_string);
     w.key("active_streams");
-    w.uint64(active_streams);
+    w.uint64(report.active_streams);
     w.key("keys");
     w.uint64(keys.size());
+    if (report.upstream_degraded) {
+        w.key("upstream");
+        w.string("degraded");
+    }
+    if (!report.shared_state.empty()) {
+        w.key("shared_state");
+        w.string(report.shared_state);
+    }
     // Which keys rest and which upstream models refuse what: the operator's
     // business, not an anonymous caller's.
     if (with_key_stats) {
         w.key("key_stats");
         w.raw(msgbridge::to_json(keys.stats()));
         w.key("learned");
-        w.raw(learned);
+        w.raw(report.learned);
     }
     w.end_object();
     return json_response(200, w.str());

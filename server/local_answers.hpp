@@ -39,11 +39,18 @@ http_response model_answer(const msgbridge::request_options& options, const std:
 /// Claude Code's `/api/hello` and `/api/event_logging/batch`: 200 with `{}`.
 http_response client_probe_answer();
 
-/// `GET /health`: `"status":"degraded"` (still 200) when `degraded`, else
-/// "ok". The per-key counters (redacted ids) and `learned`, the self-healing
-/// findings as healing_memory::to_json wrote them, only when `with_key_stats`.
-http_response health_answer(std::size_t active_streams, const msgbridge::key_pool& keys, bool with_key_stats,
-                            bool degraded, std::string_view learned);
+/// What `GET /health` reports besides the keys.
+struct health_report {
+    std::size_t active_streams = 0;
+    bool upstream_degraded = false;  ///< the recent upstream attempts all failed
+    std::string_view shared_state;   ///< "ok" or "degraded" with REDIS_URL, empty (left out) without
+    std::string_view learned;        ///< the self-healing findings, as healing_memory::to_json wrote them
+};
+
+/// `GET /health`: `"status":"degraded"` (still 200) when the upstream or the
+/// shared key state is, else "ok". The per-key counters (redacted ids) and
+/// the self-healing findings only when `with_key_stats`.
+http_response health_answer(const health_report& report, const msgbridge::key_pool& keys, bool with_key_stats);
 
 /// `GET /metrics`: the exposition text metrics::scrape made.
 http_response metrics_answer(std::string exposition);

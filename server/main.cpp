@@ -54,12 +54,17 @@ rlim_t raise_descriptor_limit() {
     return lim.rlim_cur;
 }
 
-// "3 from nvidia_keys [nvapi-…3f9a#0,…], rotation round_robin": never a key itself.
+// "3 from nvidia_keys [nvapi-…3f9a#0,…], rotation round_robin, at most 40 requests per minute per key":
+// never a key itself.
 std::string describe_keys(const config& cfg) {
     std::string ids;
     for (std::size_t i = 0; i < cfg.keys.size(); ++i) ids += (i == 0 ? "" : ",") + msgbridge::redact_key(cfg.keys[i], i);
-    return std::to_string(cfg.keys.size()) + " from " + std::string(to_string(cfg.keys_from)) + " [" + ids +
-           "], rotation " + std::string(msgbridge::to_string(cfg.key_rotation));
+    std::string line = std::to_string(cfg.keys.size()) + " from " + std::string(to_string(cfg.keys_from)) + " [" +
+                       ids + "], rotation " + std::string(msgbridge::to_string(cfg.key_rotation));
+    if (cfg.key_rpm > 0) line += ", at most " + std::to_string(cfg.key_rpm) + " requests per minute per key";
+    if (cfg.keys_from == key_source::nvidia_keys && !cfg.key_sources.nvidia_key_rpm.empty())
+        line += ", " + std::to_string(cfg.key_sources.nvidia_key_rpm.size()) + " paced apart (nvidia_keys \"rpm\")";
+    return line;
 }
 
 void warn_if_open_to_anyone(const logger& log, const config& cfg, int port) {

@@ -157,9 +157,13 @@ http_response service::dispatch(const http_request& request, const generation& c
         case endpoint::model:
             return model_answer(cfg.request, current->upstream_models.ids(), route_argument(*found, request.path));
         case endpoint::client_probe: return client_probe_answer();
-        case endpoint::health:
-            return health_answer(active_streams(), current->keys, authorized(request, cfg), upstream_health_.degraded(),
-                                 healing_.to_json());
+        case endpoint::health: {
+            const auto& shared = current->shared_state;
+            const std::string learned = healing_.to_json();
+            const health_report report{active_streams(), upstream_health_.degraded(),
+                                       !shared ? "" : shared->connected() ? "ok" : "degraded", learned};
+            return health_answer(report, current->keys, authorized(request, cfg));
+        }
         case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
         case endpoint::status: return status_page(*current);
         case endpoint::root: return root_answer();

@@ -12,6 +12,7 @@
 #include "converter_pool.hpp"
 #include "log.hpp"
 #include "redacting_log.hpp"
+#include "redis_key_share.hpp"
 #include "upstream.hpp"
 #include "upstream_models.hpp"
 
@@ -35,6 +36,8 @@ struct settings_generation {
     const config cfg;
     const std::shared_ptr<upstream_transport> transport;
     const redacting_log log;  ///< redacts the upstream keys and SERVER_API_KEY from every line
+    /// REDIS_URL's connection, null without one; kept across reloads that leave REDIS_URL alone.
+    const std::shared_ptr<redis_key_share> shared_state;
     // Thread-safe, and used through a const generation: mutable.
     mutable msgbridge::key_pool keys;
     mutable converter_pool<msgbridge::request_converter> request_converters;

@@ -72,3 +72,26 @@ TEST_CASE("carry over: a pool replacing another keeps the state of the keys they
         CHECK(new_pool.stats()[1].cooling_for == 120s);
     }
 }
+
+TEST_CASE("carry over: the pacing window moves with the key, the budget is the new pool's", "[keys]") {
+    keys_test::fake_clock clock;
+    auto options = keys_test::fake_time_options(clock, msgbridge::rotation::round_robin);
+    options.requests_per_minute = 2;
+    key_pool old_pool({test_key(0)}, options);
+    CHECK(acquire_only(old_pool, 0).status == acquire_status::leased);
+    CHECK(acquire_only(old_pool, 0).status == acquire_status::leased);
+
+    SECTION("a lowered budget is already used up") {
+        options.key_requests_per_minute = {{test_key(0), 1}};
+        key_pool new_pool({test_key(0)}, options);
+        new_pool.carry_over_state(old_pool);
+        CHECK(acquire_only(new_pool, 0).status == acquire_status::cooling);
+    }
+    SECTION("a raised budget leaves room for what it adds") {
+        options.requests_per_minute = 3;
+        key_pool new_pool({test_key(0)}, options);
+        new_pool.carry_over_state(old_pool);
+        CHECK(acquire_only(new_pool, 0).status == acquire_status::leased);
+        CHECK(acquire_only(new_pool, 0).status == acquire_status::cooling);
+    }
+}

@@ -277,6 +277,30 @@ TEST_CASE("pacing: each key stays within its requests per minute", "[keys]") {
     }
 }
 
+TEST_CASE("pacing: a per-key budget replaces the pool's for the key it names", "[keys]") {
+    fake_clock clock;
+    auto options = fake_time_options(clock, rotation::round_robin);
+    options.requests_per_minute = 1;
+    options.key_requests_per_minute = {{test_keys(2)[1], 3}, {"a key the pool does not hold", 0}};
+    key_pool pool(test_keys(2), options);
+
+    std::vector<std::size_t> order;
+    for (auto got = pool.acquire(); got.status == acquire_status::leased && order.size() < 10; got = pool.acquire())
+        order.push_back(got.lease.index());
+    CHECK(order == std::vector<std::size_t>{0, 1, 1, 1});
+    const auto over = pool.acquire();
+    CHECK(over.status == acquire_status::cooling);
+    CHECK(over.wait == 60s);
+
+    SECTION("0 takes one key out of pacing while the others stay paced") {
+        options.key_requests_per_minute = {{test_keys(2)[0], 0}};
+        key_pool unpaced_first(test_keys(2), options);
+        for (int i = 0; i < 10; ++i) CHECK(usable_now(unpaced_first, 0));
+        CHECK(usable_now(unpaced_first, 1));
+        CHECK_FALSE(usable_now(unpaced_first, 1));
+    }
+}
+
 TEST_CASE("pool: an empty pool says no_keys, so the request goes without Authorization", "[keys]") {
     key_pool empty({});
     CHECK(empty.empty());

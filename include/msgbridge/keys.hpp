@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "msgbridge/error.hpp"
+#include "msgbridge/key_share.hpp"
 #include "msgbridge/version.hpp"
 
 MSGBRIDGE_BEGIN_NAMESPACE
@@ -48,6 +50,12 @@ enum class rotation { round_robin, random, least_used };
 /// in the Go original.
 inline constexpr int default_max_attempts = 5;
 
+/// A pacing budget for one key, in place of `key_pool_options::requests_per_minute`.
+struct key_budget {
+    std::string key;
+    std::uint32_t requests_per_minute = 0;  ///< 0: this key is not paced
+};
+
 /// Configuration of a `key_pool`; every field has a usable default. Durations
 /// are clamped to [0, 366 days].
 struct key_pool_options {
@@ -66,12 +74,18 @@ struct key_pool_options {
     std::chrono::milliseconds retry_after_cap = std::chrono::hours(1);
     /// Per-key budget over any sliding minute; 0 turns pacing off. NVIDIA's free keys allow about 40.
     std::uint32_t requests_per_minute = 0;
+    /// Budgets that replace `requests_per_minute` for the keys they name (the
+    /// last entry for a key wins); entries naming no key of the pool are ignored.
+    std::vector<key_budget> key_requests_per_minute;
     /// Monotonic time; empty means `std::chrono::steady_clock::now`.
     std::function<std::chrono::steady_clock::time_point()> clock;
     /// Calendar time for HTTP-date Retry-After and `last_error_at`; empty means `system_clock::now`.
     std::function<std::chrono::system_clock::time_point()> wall_clock;
     /// Seed for `rotation::random`; empty means a per-pool seed from the clock.
     std::optional<std::uint64_t> seed;
+    /// Cooldowns, quarantines, pacing windows and the round-robin cursor shared
+    /// with other pools (other processes); empty: this pool alone knows them.
+    std::shared_ptr<key_state_share> share;
 };
 
 /// A small set of key indices: the keys already tried for one request.
@@ -96,6 +110,10 @@ enum class key_outcome {
     auth_failed,   ///< 401/403: the key is quarantined, backing off from `auth_quarantine_base`
     transient,     ///< network error, 5xx, other 4xx: not the key's fault, no penalty
 };
+
+/// How `key_state_share` names `key`: its redacted form and 16 hex digits of
+/// its FNV-1a 64 hash (`nvapi-…3f9a:1c9d…`), the same in every process; never the key.
+[[nodiscard]] inline std::string key_share_id(std::string_view key);
 
 /// The outcome for an upstream HTTP status: 2xx success, 429 rate_limited,
 /// 401/403 auth_failed, anything else transient.
@@ -186,8 +204,10 @@ struct key_stats {
 [[nodiscard]] inline std::string to_json(const std::vector<key_stats>& stats);
 
 /// A thread-safe pool of upstream keys with rotation, 429 cooldown, auth
-/// quarantine and optional pacing. All state lives in the object; one mutex
-/// guards it. Not movable: leases point at it. See docs/keys.md.
+/// quarantine and optional pacing. All state lives in the object, one mutex
+/// guarding it, and with `key_pool_options::share` the resting times, pacing
+/// windows and cursor are also kept in common with other pools. Not movable:
+/// leases point at it. See docs/keys.md.
 class key_pool {
 public:
     /// Blank and duplicate keys are dropped (first occurrence kept).
@@ -233,7 +253,9 @@ private:
         std::uint32_t consecutive_auth_failures = 0;
         time_point cooling_until{};
         time_point quarantined_until{};
-        std::deque<time_point> recent;  // the last requests_per_minute lease times, oldest first
+        time_point paced_until{};  // the share refused a pacing slot until then
+        std::uint32_t requests_per_minute = 0;  // this key's pacing budget, 0: unpaced
+        std::deque<time_point> recent;          // the last requests_per_minute lease times, oldest first
         std::optional<std::chrono::system_clock::time_point> last_error_at;
     };
 
@@ -242,9 +264,17 @@ private:
         return options_.wall_clock ? options_.wall_clock() : std::chrono::system_clock::now();
     }
 
-    // All private helpers expect mutex_ held.
+    std::uint32_t budget_of(std::string_view key) const;  // from options_ only: no lock needed
+    acquire_result acquire_shared(const key_set& tried);
+    void publish(std::size_t index, key_outcome outcome, std::chrono::system_clock::time_point wall,
+                 std::chrono::milliseconds cooldown);
+
+    // The other private helpers expect mutex_ held.
     time_point usable_at(const slot& s, time_point now) const;
     std::optional<std::size_t> pick(const key_set& tried, time_point now);
+    acquire_result grant(std::size_t index, time_point now);
+    acquire_result none_free(const key_set& tried, time_point now) const;
+    void merge(const shared_key_view& view, time_point now, std::int64_t wall_ms);
     std::uint64_t next_random() noexcept;
 
     report_result report(std::size_t index, key_outcome outcome, std::string_view retry_after);
@@ -252,6 +282,7 @@ private:
 
     std::vector<std::string> keys_;      // immutable after construction: leases read them unlocked
     std::vector<std::string> redacted_;  // likewise
+    std::vector<std::string> share_ids_;  // likewise; key_share_id of each key, empty without a share
     key_pool_options options_;
     mutable std::mutex mutex_;
     std::vector<slot> slots_;

@@ -57,6 +57,20 @@ inline void count_up(std::uint32_t& streak) noexcept {
     if (streak < std::numeric_limits<std::uint32_t>::max()) ++streak;
 }
 
+inline std::int64_t epoch_ms(std::chrono::system_clock::time_point t) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// A shared epoch time as this process's steady time, through one pair of
+// readings of both clocks; `nullopt` when it is not later than `wall_ms`.
+inline std::optional<std::chrono::steady_clock::time_point> steady_from_epoch_ms(
+    std::int64_t until_ms, std::chrono::steady_clock::time_point now, std::int64_t wall_ms) noexcept {
+    if (until_ms <= wall_ms) return std::nullopt;
+    // A share's value is not trusted to stay inside the pool's 366-day clamp.
+    constexpr std::int64_t longest = std::int64_t{366} * 24 * 3600 * 1000;
+    return now + std::chrono::milliseconds(std::min(until_ms - wall_ms, longest));
+}
+
 }  // namespace detail::key_policy
 
 // ---- key_set ----
@@ -123,11 +137,23 @@ inline void key_lease::release() noexcept {
 
 // ---- key_pool ----
 
+inline std::string key_share_id(std::string_view key) {
+    std::string id = redact_key(key);
+    id.push_back(':');
+    detail::append_hex_digits(id, detail::fnv1a64(key), 16);
+    return id;
+}
+
 inline key_pool::key_pool(std::vector<std::string> keys, key_pool_options options) : options_(std::move(options)) {
     for (const std::string& key : keys) detail::key_policy::add_key(keys_, key);
     redacted_.reserve(keys_.size());
     for (const std::string& key : keys_) redacted_.push_back(redact_key(key, redacted_.size()));
     slots_.resize(keys_.size());
+    for (std::size_t i = 0; i < keys_.size(); ++i) slots_[i].requests_per_minute = budget_of(keys_[i]);
+    if (options_.share) {
+        share_ids_.reserve(keys_.size());
+        for (const std::string& key : keys_) share_ids_.push_back(key_share_id(key));
+    }
     if (options_.seed) {
         random_state_ = *options_.seed;
     } else {
@@ -157,11 +183,17 @@ inline std::string_view key_pool::redacted_id(std::size_t index) const noexcept 
     return index < redacted_.size() ? std::string_view(redacted_[index]) : std::string_view();
 }
 
+inline std::uint32_t key_pool::budget_of(std::string_view key) const {
+    const auto& budgets = options_.key_requests_per_minute;
+    const auto named = std::find_if(budgets.rbegin(), budgets.rend(), [&](const key_budget& b) { return b.key == key; });
+    return named != budgets.rend() ? named->requests_per_minute : options_.requests_per_minute;
+}
+
 inline key_pool::time_point key_pool::usable_at(const slot& s, time_point now) const {
-    time_point at = std::max(s.cooling_until, s.quarantined_until);
+    time_point at = std::max({s.cooling_until, s.quarantined_until, s.paced_until});
     // Sliding window: a key that was leased requests_per_minute times is
     // usable again one minute after the oldest of those leases.
-    const std::size_t budget = options_.requests_per_minute;
+    const std::size_t budget = s.requests_per_minute;
     if (budget > 0 && s.recent.size() >= budget) {
         const time_point oldest = s.recent[s.recent.size() - budget];
         if (oldest + std::chrono::minutes(1) > now) at = std::max(at, oldest + std::chrono::minutes(1));
@@ -208,24 +240,77 @@ inline std::optional<std::size_t> key_pool::pick(const key_set& tried, time_poin
 }
 
 inline acquire_result key_pool::acquire(const key_set& tried) {
-    acquire_result out;
-    if (keys_.empty()) return out;
-
+    if (keys_.empty()) return {};
+    if (options_.share) return acquire_shared(tried);
     std::lock_guard<std::mutex> lock(mutex_);
     const time_point t = now();
-    if (const auto chosen = pick(tried, t)) {
-        slot& s = slots_[*chosen];
-        ++s.in_flight;
-        ++s.requests;
-        if (options_.requests_per_minute > 0) {
-            if (s.recent.size() >= options_.requests_per_minute) s.recent.pop_front();
-            s.recent.push_back(t);
-        }
-        out.status = acquire_status::leased;
-        out.lease = key_lease(this, *chosen);
-        return out;
-    }
+    if (const auto chosen = pick(tried, t)) return grant(*chosen, t);
+    return none_free(tried, t);
+}
 
+// The share is asked outside the lock, so a slow share holds up only the
+// requests that wait for it. Between the calls other threads may lease the
+// chosen key too: harmless, as the share's pacing slot is what counts.
+inline acquire_result key_pool::acquire_shared(const key_set& tried) {
+    const std::optional<shared_key_view> view = options_.share->view(share_ids_);
+    // A refused slot makes its key unusable, so each round either leases or
+    // rules one more key out: at most one round per key, and one to answer.
+    for (std::size_t round = 0; round <= keys_.size(); ++round) {
+        std::optional<std::size_t> chosen;
+        std::uint32_t budget = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const time_point t = now();
+            if (round == 0 && view) merge(*view, t, detail::key_policy::epoch_ms(wall_now()));
+            chosen = pick(tried, t);
+            if (!chosen) return none_free(tried, t);
+            budget = slots_[*chosen].requests_per_minute;
+            if (budget == 0) return grant(*chosen, t);
+        }
+        const std::int64_t wall_ms = detail::key_policy::epoch_ms(wall_now());
+        const auto slot_taken = options_.share->take_pacing_slot(share_ids_[*chosen], budget, wall_ms);
+        std::lock_guard<std::mutex> lock(mutex_);
+        const time_point t = now();
+        // Unavailable: the local window, already checked by pick, is the budget.
+        if (!slot_taken || slot_taken->granted) return grant(*chosen, t);
+        const auto free_at = detail::key_policy::steady_from_epoch_ms(slot_taken->free_at_ms, t, wall_ms);
+        // A share that refuses without saying until when rests the key a second, not never.
+        slots_[*chosen].paced_until = std::max(slots_[*chosen].paced_until, free_at ? *free_at : t + std::chrono::seconds(1));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    return none_free(tried, now());
+}
+
+inline void key_pool::merge(const shared_key_view& view, time_point now, std::int64_t wall_ms) {
+    if (view.keys.size() != slots_.size()) return;  // a share that answers for other keys is not believed
+    if (options_.strategy != rotation::random) cursor_ = static_cast<std::size_t>(view.cursor % slots_.size());
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+        slot& s = slots_[i];
+        if (const auto until = detail::key_policy::steady_from_epoch_ms(view.keys[i].cooling_until_ms, now, wall_ms))
+            s.cooling_until = std::max(s.cooling_until, *until);
+        if (const auto until =
+                detail::key_policy::steady_from_epoch_ms(view.keys[i].quarantined_until_ms, now, wall_ms))
+            s.quarantined_until = std::max(s.quarantined_until, *until);
+    }
+}
+
+inline acquire_result key_pool::grant(std::size_t index, time_point now) {
+    slot& s = slots_[index];
+    ++s.in_flight;
+    ++s.requests;
+    if (s.requests_per_minute > 0) {
+        // `while`: a reload may have lowered the budget of a carried-over window.
+        while (s.recent.size() >= s.requests_per_minute) s.recent.pop_front();
+        s.recent.push_back(now);
+    }
+    acquire_result out;
+    out.status = acquire_status::leased;
+    out.lease = key_lease(this, index);
+    return out;
+}
+
+inline acquire_result key_pool::none_free(const key_set& tried, time_point t) const {
+    acquire_result out;
     std::optional<time_point> first_free;
     bool any_untried = false;
     bool all_quarantined = true;
@@ -237,7 +322,7 @@ inline acquire_result key_pool::acquire(const key_set& tried) {
         if (!first_free || at < *first_free) first_free = at;
     }
     if (!any_untried) {
-        for (slot& s : slots_) {
+        for (const slot& s : slots_) {
             const time_point at = usable_at(s, t);
             if (!first_free || at < *first_free) first_free = at;
         }
@@ -260,40 +345,56 @@ inline report_result key_pool::report(std::size_t index, key_outcome outcome, st
 
     report_result out;
     out.recorded = true;
-    std::lock_guard<std::mutex> lock(mutex_);
-    const time_point t = now();
-    slot& s = slots_[index];
-    switch (outcome) {
-        case key_outcome::success:
-            ++s.successes;
-            s.consecutive_429 = 0;
-            s.consecutive_auth_failures = 0;
-            break;
-        case key_outcome::rate_limited: {
-            ++s.rate_limited;
-            detail::key_policy::count_up(s.consecutive_429);
-            s.last_error_at = wall;
-            out.cooldown = asked ? std::min(*asked, options_.retry_after_cap)
-                                 : detail::key_policy::doubling_backoff(options_.backoff_base, options_.backoff_cap,
-                                                                        s.consecutive_429);
-            s.cooling_until = std::max(s.cooling_until, t + out.cooldown);
-            break;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const time_point t = now();
+        slot& s = slots_[index];
+        switch (outcome) {
+            case key_outcome::success:
+                ++s.successes;
+                s.consecutive_429 = 0;
+                s.consecutive_auth_failures = 0;
+                break;
+            case key_outcome::rate_limited: {
+                ++s.rate_limited;
+                detail::key_policy::count_up(s.consecutive_429);
+                s.last_error_at = wall;
+                out.cooldown = asked ? std::min(*asked, options_.retry_after_cap)
+                                     : detail::key_policy::doubling_backoff(options_.backoff_base, options_.backoff_cap,
+                                                                            s.consecutive_429);
+                s.cooling_until = std::max(s.cooling_until, t + out.cooldown);
+                break;
+            }
+            case key_outcome::auth_failed:
+                ++s.auth_failures;
+                detail::key_policy::count_up(s.consecutive_auth_failures);
+                s.last_error_at = wall;
+                out.newly_quarantined = s.quarantined_until <= t;
+                out.cooldown = detail::key_policy::doubling_backoff(options_.auth_quarantine_base, options_.auth_quarantine,
+                                                                    s.consecutive_auth_failures);
+                s.quarantined_until = std::max(s.quarantined_until, t + out.cooldown);
+                break;
+            case key_outcome::transient:
+                ++s.transient_failures;
+                s.last_error_at = wall;
+                break;
         }
-        case key_outcome::auth_failed:
-            ++s.auth_failures;
-            detail::key_policy::count_up(s.consecutive_auth_failures);
-            s.last_error_at = wall;
-            out.newly_quarantined = s.quarantined_until <= t;
-            out.cooldown = detail::key_policy::doubling_backoff(options_.auth_quarantine_base, options_.auth_quarantine,
-                                                                s.consecutive_auth_failures);
-            s.quarantined_until = std::max(s.quarantined_until, t + out.cooldown);
-            break;
-        case key_outcome::transient:
-            ++s.transient_failures;
-            s.last_error_at = wall;
-            break;
     }
+    if (wall) publish(index, outcome, *wall, out.cooldown);
     return out;
+}
+
+// Outside the lock, as every call to the share.
+inline void key_pool::publish(std::size_t index, key_outcome outcome, std::chrono::system_clock::time_point wall,
+                              std::chrono::milliseconds cooldown) {
+    if (!options_.share || cooldown.count() == 0) return;
+    shared_key_state state;
+    const std::int64_t until = detail::key_policy::epoch_ms(wall) + cooldown.count();
+    if (outcome == key_outcome::rate_limited) state.cooling_until_ms = until;
+    else if (outcome == key_outcome::auth_failed) state.quarantined_until_ms = until;
+    else return;
+    // Unavailable: this pool rests the key all the same; others learn of it from their own 429s.
+    (void)options_.share->raise(share_ids_[index], state);
 }
 
 inline void key_pool::release(std::size_t index) noexcept {
@@ -303,11 +404,17 @@ inline void key_pool::release(std::size_t index) noexcept {
 }
 
 inline void key_pool::lift_quarantine(const key_set& keys) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (!keys.contains(i)) continue;
+            slots_[i].quarantined_until = time_point{};
+            slots_[i].consecutive_auth_failures = 0;
+        }
+    }
+    if (!options_.share) return;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-        if (!keys.contains(i)) continue;
-        slots_[i].quarantined_until = time_point{};
-        slots_[i].consecutive_auth_failures = 0;
+        if (keys.contains(i)) (void)options_.share->lift_quarantine(share_ids_[i]);
     }
 }
 
@@ -318,8 +425,10 @@ inline void key_pool::carry_over_state(const key_pool& previous) {
         const auto found = std::find(previous.keys_.begin(), previous.keys_.end(), keys_[i]);
         if (found == previous.keys_.end()) continue;
         const std::uint32_t in_flight = slots_[i].in_flight;  // leases count where they were granted
+        const std::uint32_t budget = slots_[i].requests_per_minute;  // the new configuration's
         slots_[i] = previous.slots_[static_cast<std::size_t>(found - previous.keys_.begin())];
         slots_[i].in_flight = in_flight;
+        slots_[i].requests_per_minute = budget;
     }
 }
 

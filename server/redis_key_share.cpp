@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "redis_key_share.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <cstdlib>
+#include <sys/time.h>
+#include <utility>
+
+
+namespace proxy {
+namespace {
+
+// Every name this proxy writes starts here, so a Redis shared with other
+// programs shows whose keys these are.
+constexpr std::string_view prefix = "claude-nvidia-proxy:";
+
+std::string state_key(std::string_view id) { return std::string(prefix) + "state:" + std::string(id); }
+std::string window_key(std::string_view id) { return std::string(prefix) + "window:" + std::string(id); }
+const std::string cursor_key = std::string(prefix) + "cursor";
+const std::string sequence_key = std::string(prefix) + "sequence";
+
+// Raises the stored resting times, never lowers them, and keeps the hash a
+// minute past the later of the two so that Redis forgets rested keys.
+constexpr const char* raise_script = R"lua(
+local function raise(field, value)
+  local old = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+  if value > old then redis.call('HSET', KEYS[1], field, value) return value end
+  return old
+end
+local cool = raise('cool', tonumber(ARGV[1]))
+local quar = raise('quar', tonumber(ARGV[2]))
+redis.call('PEXPIREAT', KEYS[1], math.max(cool, quar) + 60000)
+return 1)lua";
+
+// One sliding minute per key as a sorted set of grant times; members are
+// unique sequence numbers. Atomic as every script: two instances never both
+// take the last slot.
+constexpr const char* take_slot_script = R"lua(
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, redis.call('INCR', KEYS[2]))
+  redis.call('PEXPIRE', KEYS[1], 61000)
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + 60000})lua";
+
+struct reply_deleter {
+    void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+reply_ptr command(redisContext* context, const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const std::string& arg : args) {
+        argv.push_back(arg.data());
+        lengths.push_back(arg.size());
+    }
+    return reply_ptr(static_cast<redisReply*>(
+        redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+}
+
+bool is_error(const reply_ptr& reply) { return !reply || reply->type == REDIS_REPLY_ERROR; }
+
+std::int64_t integer_of(const redisReply* reply) {
+    if (reply == nullptr) return 0;
+    if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
+    if (reply->type == REDIS_REPLY_STRING) return std::strtoll(reply->str, nullptr, 10);
+    return 0;
+}
+
+timeval timeval_of(std::chrono::milliseconds d) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+    return tv;
+}
+
+}  // namespace
+
+redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chrono::milliseconds deadline)
+    : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline) {
+    // Once now, so that the start-up log and /health tell at once whether sharing works.
+    std::lock_guard<std::timed_mutex> lock(mutex_);
+    (void)ensure_connected();
+}
+
+redis_key_share::~redis_key_share() {
+    if (context_ != nullptr) redisFree(context_);
+}
+
+bool redis_key_share::ensure_connected() {
+    if (context_ != nullptr) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_connect_) return false;
+    next_connect_ = now + std::chrono::seconds(1);
+    redisContext* context = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeval_of(deadline_));
+    const auto fail = [&](const std::string& why) {
+        if (context != nullptr) redisFree(context);
+        if (!outage_logged_)
+            log_.line("shared key state: cannot reach Redis at " + endpoint_.shown + " (" + why +
+                      "); each instance keeps its own key state until it can (/health: shared_state degraded)");
+        outage_logged_ = true;
+        return false;
+    };
+    if (context == nullptr) return fail("out of memory");
+    if (context->err) return fail(context->errstr);
+    redisSetTimeout(context, timeval_of(deadline_));
+    if (!endpoint_.password.empty()) {
+        std::vector<std::string> auth{"AUTH"};
+        if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
+        auth.push_back(endpoint_.password);
+        if (is_error(command(context, auth))) return fail("AUTH refused");
+    }
+    if (endpoint_.db != 0 && is_error(command(context, {"SELECT", std::to_string(endpoint_.db)})))
+        return fail("SELECT " + std::to_string(endpoint_.db) + " refused");
+    context_ = context;
+    outage_logged_ = false;
+    connected_.store(true, std::memory_order_relaxed);
+    log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+    return true;
+}
+
+void redis_key_share::drop(std::string_view why) {
+    if (context_ != nullptr) {
+        redisFree(context_);
+        context_ = nullptr;
+    }
+    next_connect_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    connected_.store(false, std::memory_order_relaxed);
+    if (!outage_logged_)
+        log_.line("shared key state: Redis at " + endpoint_.shown + " failed (" + std::string(why) +
+                  "); each instance keeps its own key state until it is back (/health: shared_state degraded)");
+    outage_logged_ = true;
+}
+
+template <class T, class Work>
+std::optional<T> redis_key_share::with_connection(Work&& work) {
+    // A slow Redis holds one request for the deadline; the others give up as
+    // quickly instead of queueing behind it.
+    std::unique_lock<std::timed_mutex> lock(mutex_, std::defer_lock);
+    if (!lock.try_lock_for(deadline_)) return std::nullopt;
+    if (!ensure_connected()) return std::nullopt;
+    std::optional<T> out = work(context_);
+    if (!out) drop(context_->err ? context_->errstr : "unexpected reply");
+    return out;
+}
+
+std::optional<msgbridge::shared_key_view> redis_key_share::view(const std::vector<std::string>& ids) {
+    return with_connection<msgbridge::shared_key_view>([&](redisContext* context) -> std::optional<msgbridge::shared_key_view> {
+        // One round trip: the cursor and every key's state, pipelined.
+        redisAppendCommand(context, "INCR %b", cursor_key.data(), cursor_key.size());
+        for (const std::string& id : ids) {
+            const std::string key = state_key(id);
+            redisAppendCommand(context, "HMGET %b cool quar", key.data(), key.size());
+        }
+        msgbridge::shared_key_view out;
+        for (std::size_t i = 0; i <= ids.size(); ++i) {
+            void* raw = nullptr;
+            if (redisGetReply(context, &raw) != REDIS_OK) return std::nullopt;
+            reply_ptr reply(static_cast<redisReply*>(raw));
+            if (is_error(reply)) return std::nullopt;
+            if (i == 0) {
+                out.cursor = static_cast<std::uint64_t>(integer_of(reply.get())) - 1;  // INCR answers the new value
+                continue;
+            }
+            msgbridge::shared_key_state state;
+            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+                state.cooling_until_ms = integer_of(reply->element[0]);
+                state.quarantined_until_ms = integer_of(reply->element[1]);
+            }
+            out.keys.push_back(state);
+        }
+        return out;
+    });
+}
+
+bool redis_key_share::raise(std::string_view id, const msgbridge::shared_key_state& state) {
+    return with_connection<bool>([&](redisContext* context) -> std::optional<bool> {
+               if (is_error(command(context, {"EVAL", raise_script, "1", state_key(id),
+                                              std::to_string(state.cooling_until_ms),
+                                              std::to_string(state.quarantined_until_ms)})))
+                   return std::nullopt;
+               return true;
+           })
+        .has_value();
+}
+
+bool redis_key_share::lift_quarantine(std::string_view id) {
+    return with_connection<bool>([&](redisContext* context) -> std::optional<bool> {
+               if (is_error(command(context, {"HSET", state_key(id), "quar", "0"}))) return std::nullopt;
+               return true;
+           })
+        .has_value();
+}
+
+std::optional<msgbridge::shared_pacing_slot> redis_key_share::take_pacing_slot(std::string_view id,
+                                                                             std::uint32_t per_minute,
+                                                                             std::int64_t now_ms) {
+    return with_connection<msgbridge::shared_pacing_slot>(
+        [&](redisContext* context) -> std::optional<msgbridge::shared_pacing_slot> {
+            const reply_ptr reply = command(context, {"EVAL", take_slot_script, "2", window_key(id), sequence_key,
+                                                      std::to_string(now_ms), std::to_string(per_minute)});
+            if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::nullopt;
+            return msgbridge::shared_pacing_slot{integer_of(reply->element[0]) == 1, integer_of(reply->element[1])};
+        });
+}
+
+}  // namespace proxy

@@ -1,0 +1,69 @@
+// The key pool's shared state in Redis (REDIS_URL), so that several proxy
+// instances keep one set of cooldowns, quarantines, pacing windows and one
+// round-robin turn. See docs/scale-out.md.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgbridge/key_share.hpp>
+
+#include "config.hpp"
+#include "log.hpp"
+
+struct redisContext;
+
+namespace proxy {
+
+/// A `key_state_share` on one hiredis connection. Every command has a short
+/// deadline; when Redis fails or is slow, calls answer "unavailable" at once
+/// (the pools go on alone) and a reconnect is tried at most once a second,
+/// by whichever call comes next. Going down and coming back are logged once each.
+class redis_key_share final : public msgbridge::key_state_share {
+public:
+    /// Tries to connect once, within the deadline: a Redis down at start is a
+    /// degraded state, not a failed start.
+    redis_key_share(redis_endpoint endpoint, logger log,
+                    std::chrono::milliseconds deadline = std::chrono::milliseconds(100));
+    ~redis_key_share() override;
+    redis_key_share(const redis_key_share&) = delete;
+    redis_key_share& operator=(const redis_key_share&) = delete;
+
+    [[nodiscard]] const redis_endpoint& endpoint() const noexcept { return endpoint_; }
+    /// False while Redis cannot be reached: /health says "degraded".
+    [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+
+    std::optional<msgbridge::shared_key_view> view(const std::vector<std::string>& ids) override;
+    bool raise(std::string_view id, const msgbridge::shared_key_state& state) override;
+    bool lift_quarantine(std::string_view id) override;
+    std::optional<msgbridge::shared_pacing_slot> take_pacing_slot(std::string_view id, std::uint32_t per_minute,
+                                                                std::int64_t now_ms) override;
+
+private:
+    // Runs `work` on the connection, or answers nullopt: the lock is not free
+    // within the deadline, no connection (and none may be tried yet), or `work`
+    // answered nullopt after an error (the connection is then dropped).
+    template <class T, class Work>
+    std::optional<T> with_connection(Work&& work);
+    bool ensure_connected();  // mutex_ held
+    void drop(std::string_view why);  // mutex_ held
+
+    const redis_endpoint endpoint_;
+    const logger log_;
+    const std::chrono::milliseconds deadline_;
+    std::timed_mutex mutex_;
+    redisContext* context_ = nullptr;  // guarded by mutex_
+    std::chrono::steady_clock::time_point next_connect_{};  // guarded by mutex_
+    std::atomic<bool> connected_{false};
+    bool outage_logged_ = false;  // guarded by mutex_: one line per outage, not one per request
+};
+
+}  // namespace proxy

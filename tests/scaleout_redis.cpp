@@ -1,0 +1,224 @@
+// Scale-out with real processes on loopback: redis-server, two proxy
+// binaries sharing it through REDIS_URL, and nginx in front of both, against
+// the mock upstream (docs/scale-out.md). Skipped, saying why, where
+// redis-server or nginx is not installed.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+#include "support/mock_upstream.hpp"
+
+namespace {
+
+const std::string proxy_binary = CLAUDE_NVIDIA_PROXY_BINARY;
+constexpr const char* redis_binary = "/usr/bin/redis-server";
+constexpr const char* nginx_binary = "/usr/sbin/nginx";
+
+std::string key(int i) { return "nvapi-scaleout-0000000000" + std::to_string(i); }
+std::string bearer(int i) { return "Bearer " + key(i); }
+
+bool installed(const char* path, const char* package) {
+    if (access(path, X_OK) == 0) return true;
+    WARN("skipped: " << path << " is not installed (Debian package " << package << ")");
+    return false;
+}
+
+// A port free right now; the child binds it a moment later (loopback only).
+int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+struct temp_dir {
+    std::string path;
+    temp_dir() {
+        char name[] = "/tmp/scaleout_XXXXXX";
+        REQUIRE(mkdtemp(name) != nullptr);
+        path = name;
+    }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+// redis-server with nothing written to disk, in its own directory.
+std::unique_ptr<mock::child_process> start_redis(const temp_dir& dir, int port) {
+    auto redis = std::make_unique<mock::child_process>(
+        std::vector<std::string>{redis_binary, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", dir.path},
+        std::vector<std::string>{}, dir.path);
+    REQUIRE(redis->wait_for("Ready to accept connections"));
+    return redis;
+}
+
+struct instance {
+    std::unique_ptr<mock::child_process> process;
+    int port = 0;
+    httplib::Client client() const {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(mock::patience);
+        return c;
+    }
+};
+
+instance start_proxy(const mock::upstream& up, int redis_port, std::vector<std::string> extra_env) {
+    std::vector<std::string> env{"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0",
+                                 "REDIS_URL=redis://127.0.0.1:" + std::to_string(redis_port) + "/0"};
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    instance out;
+    out.process = std::make_unique<mock::child_process>(std::vector<std::string>{proxy_binary}, env);
+    out.port = out.process->port();
+    REQUIRE(out.port > 0);
+    return out;
+}
+
+int post(const instance& proxy, bool stream = false) {
+    auto res = proxy.client().Post("/v1/messages", mock::messages_body(stream), "application/json");
+    return res ? res->status : -1;
+}
+
+std::string health(const instance& proxy) {
+    auto res = proxy.client().Get("/health");
+    return res ? res->body : std::string();
+}
+
+// Requests through `proxy` until its /health says `state`; bounded in count, not timed.
+bool reaches_shared_state(const instance& proxy, const std::string& state) {
+    for (int i = 0; i < 100; ++i) {
+        if (health(proxy).find("\"shared_state\":\"" + state + "\"") != std::string::npos) return true;
+        (void)post(proxy);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("scale-out: a 429 learned through one instance makes the other skip that key", "[scaleout]") {
+    if (!installed(redis_binary, "redis-server")) return;
+    temp_dir dir;
+    const int redis_port = free_port();
+    auto redis = start_redis(dir, redis_port);
+    mock::upstream up([](const mock::recorded& r, std::size_t) {
+        if (r.authorization == bearer(1))
+            return mock::json(429, R"({"error":{"message":"slow down"}})", {{"Retry-After", "30"}});
+        return mock::json(200, mock::completion("ok"));
+    });
+    const std::string keys = "PROVIDER_API_KEYS=" + key(1) + "," + key(2);
+    auto a = start_proxy(up, redis_port, {keys});
+    auto b = start_proxy(up, redis_port, {keys});
+    CHECK(health(a).find(R"("shared_state":"ok")") != std::string::npos);
+
+    CHECK(post(a) == 200);
+    CHECK(up.authorizations() == std::vector<std::string>{bearer(1), bearer(2)});
+    // b's turn would be key 1 now or next; it rests in Redis, so b sends key 2 only.
+    CHECK(post(b) == 200);
+    CHECK(post(b) == 200);
+    CHECK(up.authorizations() == std::vector<std::string>{bearer(1), bearer(2), bearer(2), bearer(2)});
+}
+
+TEST_CASE("scale-out: KEY_RPM is one budget across instances", "[scaleout]") {
+    if (!installed(redis_binary, "redis-server")) return;
+    temp_dir dir;
+    const int redis_port = free_port();
+    auto redis = start_redis(dir, redis_port);
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
+    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
+    auto b = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
+
+    std::vector<int> statuses{post(a), post(b), post(a), post(b), post(a)};
+    // Alone, each would have allowed 3.
+    CHECK(statuses == std::vector<int>{200, 200, 200, 429, 429});
+    CHECK(up.requests().size() == 3);
+}
+
+TEST_CASE("scale-out: without Redis traffic flows on local state, and sharing resumes when it is back",
+          "[scaleout]") {
+    if (!installed(redis_binary, "redis-server")) return;
+    temp_dir dir;
+    const int redis_port = free_port();
+    auto redis = start_redis(dir, redis_port);
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
+    const std::string keys = "PROVIDER_API_KEYS=" + key(1) + "," + key(2);
+    auto a = start_proxy(up, redis_port, {keys});
+    auto b = start_proxy(up, redis_port, {keys});
+    CHECK(post(a) == 200);
+
+    redis.reset();  // SIGKILL
+    CHECK(post(a) == 200);
+    CHECK(post(b) == 200);
+    CHECK(reaches_shared_state(a, "degraded"));
+    CHECK(a.process->wait_for("shared key state: Redis at redis://127.0.0.1:" + std::to_string(redis_port) + "/0 failed"));
+
+    redis = start_redis(dir, redis_port);
+    CHECK(reaches_shared_state(a, "ok"));
+    CHECK(reaches_shared_state(b, "ok"));
+    CHECK(mock::child_process::count_of(a.process->output(), "failed (") == 1);  // logged once per outage
+}
+
+TEST_CASE("scale-out: streams through nginx in front of two instances", "[scaleout]") {
+    if (!installed(redis_binary, "redis-server") || !installed(nginx_binary, "nginx-light")) return;
+    temp_dir dir;
+    const int redis_port = free_port();
+    auto redis = start_redis(dir, redis_port);
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::sse(mock::text_stream({"hel", "lo"})); });
+    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1)});
+    auto b = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1)});
+
+    const int nginx_port = free_port();
+    std::filesystem::create_directories(dir.path + "/logs");
+    // One process (master_process off): no orphaned worker keeps the output pipe open after a kill.
+    std::ofstream(dir.path + "/nginx.conf") << "daemon off;\nmaster_process off;\npid " << dir.path
+                                            << "/nginx.pid;\nerror_log " << dir.path << "/logs/error.log;\n"
+                                            << "events { worker_connections 64; }\nhttp {\n"
+                                            << "  access_log off;\n  client_body_temp_path " << dir.path << "/body;\n"
+                                            << "  proxy_temp_path " << dir.path << "/proxy;\n"
+                                            << "  upstream claude_nvidia_proxy {\n"
+                                            << "    server 127.0.0.1:" << a.port << ";\n"
+                                            << "    server 127.0.0.1:" << b.port << ";\n  }\n"
+                                            << "  server {\n    listen 127.0.0.1:" << nginx_port << ";\n"
+                                            << "    location / {\n      proxy_pass http://claude_nvidia_proxy;\n"
+                                            << "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+                                            << "      proxy_buffering off;\n      proxy_read_timeout 600s;\n"
+                                            << "    }\n  }\n}\n";
+    mock::child_process nginx({nginx_binary, "-p", dir.path, "-c", dir.path + "/nginx.conf", "-e",
+                               dir.path + "/logs/error.log"},
+                              {}, dir.path);
+    instance front;
+    front.port = nginx_port;
+    // nginx says nothing when it is ready: ask it until it answers, a bounded number of times.
+    bool up_and_running = false;
+    for (int i = 0; i < 100 && !up_and_running; ++i) {
+        up_and_running = front.client().Get("/health") != nullptr;
+        if (!up_and_running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(up_and_running);
+
+    for (int i = 0; i < 4; ++i) {
+        auto res = front.client().Post("/v1/messages", mock::messages_body(true), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(res->get_header_value("Content-Type").find("text/event-stream") == 0);
+        CHECK(res->body.find("event: message_stop") != std::string::npos);
+        CHECK(res->body.find(R"("text":"hel")") != std::string::npos);
+    }
+    // nginx's round robin reached both instances.
+    CHECK(a.process->output().find("POST /v1/messages") != std::string::npos);
+    CHECK(b.process->output().find("POST /v1/messages") != std::string::npos);
+}
