@@ -82,29 +82,42 @@ timeval timeval_of(std::chrono::milliseconds d) {
 
 }  // namespace
 
-redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chrono::milliseconds deadline)
-    : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline) {
-    // Once now, so that the start-up log and /health tell at once whether sharing works.
-    std::lock_guard<std::timed_mutex> lock(mutex_);
-    (void)ensure_connected();
+redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chrono::milliseconds deadline,
+                                 std::size_t connections)
+    : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline),
+      connections_(connections == 0 ? 1 : connections) {
+    // One now, so that the start-up log and /health tell at once whether
+    // sharing works; the others connect when first needed.
+    connection& first = connections_.front();
+    std::lock_guard<std::timed_mutex> lock(first.mutex);
+    if (ensure_connected(first))
+        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
 }
 
 redis_key_share::~redis_key_share() {
-    if (context_ != nullptr) redisFree(context_);
+    for (connection& c : connections_) {
+        if (c.context != nullptr) redisFree(c.context);
+    }
 }
 
-bool redis_key_share::ensure_connected() {
-    if (context_ != nullptr) return true;
+void redis_key_share::report_outage(std::string_view what) {
+    connected_.store(false, std::memory_order_relaxed);
+    if (!outage_logged_.exchange(true))
+        log_.line("shared key state: Redis at " + endpoint_.shown + " " + std::string(what) +
+                      "; each instance keeps its own key state until it is back (/health: shared_state degraded)",
+                  log_level::warn);
+}
+
+bool redis_key_share::ensure_connected(connection& c) {
+    if (c.context != nullptr) return true;
     const auto now = std::chrono::steady_clock::now();
-    if (now < next_connect_) return false;
-    next_connect_ = now + std::chrono::seconds(1);
+    if (now < c.next_connect) return false;
+    c.next_connect = now + std::chrono::seconds(1);
     redisContext* context = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeval_of(deadline_));
     const auto fail = [&](const std::string& why) {
         if (context != nullptr) redisFree(context);
-        if (!outage_logged_)
-            log_.line("shared key state: cannot reach Redis at " + endpoint_.shown + " (" + why +
-                      "); each instance keeps its own key state until it can (/health: shared_state degraded)");
-        outage_logged_ = true;
+        outages_.fetch_add(1);  // the other connections are likely dead too: replace them before use
+        report_outage("failed (" + why + ")");
         return false;
     };
     if (context == nullptr) return fail("out of memory");
@@ -118,35 +131,58 @@ bool redis_key_share::ensure_connected() {
     }
     if (endpoint_.db != 0 && is_error(command(context, {"SELECT", std::to_string(endpoint_.db)})))
         return fail("SELECT " + std::to_string(endpoint_.db) + " refused");
-    context_ = context;
-    outage_logged_ = false;
+    c.context = context;
+    c.outages_when_connected = outages_.load();
     connected_.store(true, std::memory_order_relaxed);
-    log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+    if (outage_logged_.exchange(false))
+        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
     return true;
 }
 
-void redis_key_share::drop(std::string_view why) {
-    if (context_ != nullptr) {
-        redisFree(context_);
-        context_ = nullptr;
+void redis_key_share::drop(connection& c, std::string_view why_view) {
+    const std::string why(why_view);  // it may point into the context freed below
+    if (c.context != nullptr) {
+        redisFree(c.context);
+        c.context = nullptr;
     }
-    next_connect_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    connected_.store(false, std::memory_order_relaxed);
-    if (!outage_logged_)
-        log_.line("shared key state: Redis at " + endpoint_.shown + " failed (" + std::string(why) +
-                  "); each instance keeps its own key state until it is back (/health: shared_state degraded)");
-    outage_logged_ = true;
+    c.next_connect = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    // Only the first connection to see an outage reports it; the others were
+    // made before it and are replaced as they come up (with_connection).
+    std::uint64_t seen = c.outages_when_connected;
+    if (outages_.compare_exchange_strong(seen, seen + 1)) report_outage("failed (" + why + ")");
 }
 
 template <class T, class Work>
 std::optional<T> redis_key_share::with_connection(Work&& work) {
-    // A slow Redis holds one request for the deadline; the others give up as
-    // quickly instead of queueing behind it.
-    std::unique_lock<std::timed_mutex> lock(mutex_, std::defer_lock);
-    if (!lock.try_lock_for(deadline_)) return std::nullopt;
-    if (!ensure_connected()) return std::nullopt;
-    std::optional<T> out = work(context_);
-    if (!out) drop(context_->err ? context_->errstr : "unexpected reply");
+    // A free connection if there is one; else wait for one, at most the
+    // deadline: a slow Redis holds a few requests for the deadline, and the
+    // others give up as quickly instead of queueing behind them.
+    const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock<std::timed_mutex> lock;
+    connection* chosen = nullptr;
+    for (std::size_t i = 0; i < connections_.size() && chosen == nullptr; ++i) {
+        connection& c = connections_[(start + i) % connections_.size()];
+        std::unique_lock<std::timed_mutex> attempt(c.mutex, std::try_to_lock);
+        if (attempt.owns_lock()) {
+            lock = std::move(attempt);
+            chosen = &c;
+        }
+    }
+    if (chosen == nullptr) {
+        connection& c = connections_[start % connections_.size()];
+        std::unique_lock<std::timed_mutex> attempt(c.mutex, std::defer_lock);
+        if (!attempt.try_lock_for(deadline_)) return std::nullopt;
+        lock = std::move(attempt);
+        chosen = &c;
+    }
+    if (chosen->context != nullptr && chosen->outages_when_connected != outages_.load()) {
+        redisFree(chosen->context);  // made before the last outage: its link is dead
+        chosen->context = nullptr;
+        chosen->next_connect = {};
+    }
+    if (!ensure_connected(*chosen)) return std::nullopt;
+    std::optional<T> out = work(chosen->context);
+    if (!out) drop(*chosen, chosen->context->err ? chosen->context->errstr : "unexpected reply");
     return out;
 }
 

@@ -23,16 +23,19 @@ struct redisContext;
 
 namespace proxy {
 
-/// A `key_state_share` on one hiredis connection. Every command has a short
-/// deadline; when Redis fails or is slow, calls answer "unavailable" at once
-/// (the pools go on alone) and a reconnect is tried at most once a second,
-/// by whichever call comes next. Going down and coming back are logged once each.
+/// A `key_state_share` on a few hiredis connections. Every command has a
+/// short deadline; when Redis fails or is slow, calls answer "unavailable" at
+/// once (the pools go on alone) and each connection is tried again at most
+/// once a second, by whichever call comes next. Going down and coming back
+/// are logged once each.
 class redis_key_share final : public msgbridge::key_state_share {
 public:
     /// Tries to connect once, within the deadline: a Redis down at start is a
-    /// degraded state, not a failed start.
+    /// degraded state, not a failed start. `connections`: how many requests
+    /// may talk to Redis at once (one connection each; hiredis's are not
+    /// thread-safe). With one, every request waits for the others' round trips.
     redis_key_share(redis_endpoint endpoint, logger log,
-                    std::chrono::milliseconds deadline = std::chrono::milliseconds(100));
+                    std::chrono::milliseconds deadline = std::chrono::milliseconds(100), std::size_t connections = 4);
     ~redis_key_share() override;
     redis_key_share(const redis_key_share&) = delete;
     redis_key_share& operator=(const redis_key_share&) = delete;
@@ -48,22 +51,32 @@ public:
                                                                 std::int64_t now_ms) override;
 
 private:
-    // Runs `work` on the connection, or answers nullopt: the lock is not free
-    // within the deadline, no connection (and none may be tried yet), or `work`
-    // answered nullopt after an error (the connection is then dropped).
+    struct connection {
+        std::timed_mutex mutex;
+        redisContext* context = nullptr;  // guarded by mutex
+        std::chrono::steady_clock::time_point next_connect{};  // guarded by mutex
+        std::uint64_t outages_when_connected = 0;  // guarded by mutex
+    };
+
+    // Runs `work` on a free connection, or answers nullopt: none is free
+    // within the deadline, it has no link to Redis (and none may be tried
+    // yet), or `work` answered nullopt after an error (the link is then dropped).
     template <class T, class Work>
     std::optional<T> with_connection(Work&& work);
-    bool ensure_connected();  // mutex_ held
-    void drop(std::string_view why);  // mutex_ held
+    bool ensure_connected(connection& c);  // c.mutex held
+    void drop(connection& c, std::string_view why);  // c.mutex held
+    void report_outage(std::string_view what);
 
     const redis_endpoint endpoint_;
     const logger log_;
     const std::chrono::milliseconds deadline_;
-    std::timed_mutex mutex_;
-    redisContext* context_ = nullptr;  // guarded by mutex_
-    std::chrono::steady_clock::time_point next_connect_{};  // guarded by mutex_
+    std::vector<connection> connections_;  // sized once, never resized: the mutexes stay put
+    std::atomic<std::size_t> next_{0};     // where a call starts looking for a free connection
     std::atomic<bool> connected_{false};
-    bool outage_logged_ = false;  // guarded by mutex_: one line per outage, not one per request
+    std::atomic<bool> outage_logged_{false};  // one line per outage, not one per request or connection
+    // Failures seen: a connection made before the last one is stale (Redis
+    // restarted under it) and is replaced quietly rather than failing again.
+    std::atomic<std::uint64_t> outages_{0};
 };
 
 }  // namespace proxy
