@@ -44,7 +44,7 @@ struct health_report {
     std::size_t active_streams = 0;
     bool upstream_degraded = false;  ///< the recent upstream attempts all failed
     std::string_view shared_state;   ///< "ok" or "degraded" with REDIS_URL, empty (left out) without
-    std::string_view learned;        ///< the self-healing findings, as healing_memory::to_json wrote them
+    std::string_view learned;        ///< the self-healing findings (healing_memory::to_json); built for authenticated callers only
 };
 
 /// `GET /health`: `"status":"degraded"` (still 200) when the upstream or the

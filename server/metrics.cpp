@@ -92,7 +92,8 @@ void metrics::observe_exchange(const exchange_summary& summary) {
     }
 }
 
-std::string metrics::scrape(std::size_t active_streams, const std::vector<msgbridge::key_stats>& keys) const {
+std::string metrics::scrape(std::size_t active_streams, const std::vector<msgbridge::key_stats>& keys,
+                            std::optional<shared_state_reading> shared) const {
     std::vector<prometheus::MetricFamily> all = f_->registry.Collect();
 
     auto streams = family_of("active_streams", "Streams being answered now", prometheus::MetricType::Gauge);
@@ -131,6 +132,21 @@ std::string metrics::scrape(std::size_t active_streams, const std::vector<msgbri
         in_flight.metric.push_back(std::move(f));
     }
     for (auto* family : {&attempts, &cooling, &quarantined, &in_flight}) all.push_back(std::move(*family));
+
+    if (shared) {
+        auto up = family_of("shared_state_up",
+                            "1 while the key state shared between instances (REDIS_URL) is reachable; 0: degraded, "
+                            "each instance on its own",
+                            prometheus::MetricType::Gauge);
+        up.metric.emplace_back().gauge.value = shared->connected ? 1 : 0;
+        all.push_back(std::move(up));
+        auto unavailable = family_of("shared_state_unavailable_total",
+                                     "Key pool calls the shared state did not answer (down, slow or busy): the "
+                                     "instance decided on its own state",
+                                     prometheus::MetricType::Counter);
+        unavailable.metric.emplace_back().counter.value = static_cast<double>(shared->unavailable);
+        all.push_back(std::move(unavailable));
+    }
     return prometheus::TextSerializer().Serialize(all);
 }
 

@@ -22,6 +22,12 @@ namespace proxy {
 
 struct exchange_summary;
 
+/// What `/metrics` shows of the key state shared between instances (REDIS_URL).
+struct shared_state_reading {
+    bool connected = false;
+    std::uint64_t unavailable = 0;  ///< calls answered "unavailable": the key pool went on alone
+};
+
 class metrics {
 public:
     using duration = std::chrono::steady_clock::duration;
@@ -43,8 +49,10 @@ public:
     void observe_exchange(const exchange_summary& summary);
 
     /// The exposition text (text/plain; version=0.0.4): every counter and
-    /// histogram, plus the active streams and each key's state as read now.
-    std::string scrape(std::size_t active_streams, const std::vector<msgbridge::key_stats>& keys) const;
+    /// histogram, plus the active streams and each key's state as read now;
+    /// `shared`: the shared key state's, when REDIS_URL is set.
+    std::string scrape(std::size_t active_streams, const std::vector<msgbridge::key_stats>& keys,
+                       std::optional<shared_state_reading> shared = std::nullopt) const;
 
 private:
     struct families;

@@ -159,12 +159,18 @@ http_response service::dispatch(const http_request& request, const generation& c
         case endpoint::client_probe: return client_probe_answer();
         case endpoint::health: {
             const auto& shared = current->shared_state;
-            const std::string learned = healing_.to_json();
+            const bool with_details = authorized(request, cfg);
+            // What healing learned is shown only to callers with the key; built only for them.
+            const std::string learned = with_details ? healing_.to_json() : std::string();
             const health_report report{active_streams(), upstream_health_.degraded(),
                                        !shared ? "" : shared->connected() ? "ok" : "degraded", learned};
-            return health_answer(report, current->keys, authorized(request, cfg));
+            return health_answer(report, current->keys, with_details);
         }
-        case endpoint::metrics: return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats()));
+        case endpoint::metrics: {
+            std::optional<shared_state_reading> shared;
+            if (current->shared_state) shared = current->shared_state->reading();
+            return metrics_answer(metrics_.scrape(active_streams(), current->keys.stats(), shared));
+        }
         case endpoint::status: return status_page(*current);
         case endpoint::root: return root_answer();
     }
@@ -245,7 +251,7 @@ http_response service::messages(const http_request& request, const generation& c
 http_response service::stream_messages(const http_request& request, const generation& current,
                                        msgbridge::converted_request converted) {
     auto session = std::make_shared<stream_session>(
-        stream_context{current, producers_, metrics_, healing_, board_, upstream_health_}, request, std::move(converted));
+        stream_context{current, producers_, exchanges_, healing_, upstream_health_}, request, std::move(converted));
     add_session(session);
     session->start();
     if (!session->wait_for_commit(std::chrono::seconds(current->cfg.stream_commit_after_seconds))) {
@@ -322,9 +328,7 @@ http_response service::complete_messages(const http_request& request, const sett
     summary.status = res.status;
     summary.client_disconnected = client_left;
     if (res.status >= 400) summary.error_body = res.body;
-    current.log.exchange(summary, tries);
-    metrics_.observe_exchange(summary);
-    board_.observe_exchange(summary);
+    exchanges_.finished(current, summary, tries);
     res.logged = true;
     return res;
 }

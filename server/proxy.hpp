@@ -24,6 +24,7 @@
 #include "attempts.hpp"
 #include "config.hpp"
 #include "converter_pool.hpp"
+#include "exchange_observers.hpp"
 #include "http_types.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -107,6 +108,7 @@ private:
     healing_memory healing_;  ///< what upstream models refused stays known
     status_board board_;
     upstream_health upstream_health_;
+    const exchange_observers exchanges_{metrics_, board_};
     const steady::time_point started_at_ = steady::now();
 
     mutable std::mutex sessions_mutex_;

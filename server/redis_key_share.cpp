@@ -3,7 +3,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <sys/time.h>
 #include <utility>
 
@@ -18,7 +20,11 @@ constexpr std::string_view prefix = "claude-nvidia-proxy:";
 std::string state_key(std::string_view id) { return std::string(prefix) + "state:" + std::string(id); }
 std::string window_key(std::string_view id) { return std::string(prefix) + "window:" + std::string(id); }
 const std::string cursor_key = std::string(prefix) + "cursor";
-const std::string sequence_key = std::string(prefix) + "sequence";
+
+// The cursor is forgotten a day after instances stop using it: its lifetime
+// is set when it is created and renewed every `cursor_renew_every` turns.
+constexpr const char* cursor_lifetime_ms = "86400000";
+constexpr std::uint64_t cursor_renew_every = 1024;
 
 // Raises the stored resting times, never lowers them, and keeps the hash a
 // minute past the later of the two so that Redis forgets rested keys.
@@ -34,14 +40,14 @@ redis.call('PEXPIREAT', KEYS[1], math.max(cool, quar) + 60000)
 return 1)lua";
 
 // One sliding minute per key as a sorted set of grant times; members are
-// unique sequence numbers. Atomic as every script: two instances never both
-// take the last slot.
+// names unique to each grant (ARGV[3]). Atomic as every script: two
+// instances never both take the last slot.
 constexpr const char* take_slot_script = R"lua(
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
 if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, redis.call('INCR', KEYS[2]))
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], 61000)
   return {1, 0}
 end
@@ -66,6 +72,35 @@ reply_ptr command(redisContext* context, const std::vector<std::string>& args) {
 
 bool is_error(const reply_ptr& reply) { return !reply || reply->type == REDIS_REPLY_ERROR; }
 
+bool is_noscript(const reply_ptr& reply) {
+    return reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT";
+}
+
+// EVALSHA, then EVAL if Redis has forgotten the script (SCRIPT FLUSH, a
+// failover to a replica that never saw it): EVAL caches it again.
+reply_ptr run_script(redisContext* context, const std::string& sha, const char* script, std::vector<std::string> args) {
+    args.insert(args.begin(), {"EVALSHA", sha});
+    reply_ptr reply = command(context, args);
+    if (!is_noscript(reply)) return reply;
+    args[0] = "EVAL";
+    args[1] = script;
+    return command(context, args);
+}
+
+std::string load_script(redisContext* context, const char* script) {
+    const reply_ptr reply = command(context, {"SCRIPT", "LOAD", script});
+    if (is_error(reply) || reply->type != REDIS_REPLY_STRING) return {};
+    return std::string(reply->str, reply->len);
+}
+
+std::string random_grant_prefix() {
+    std::random_device entropy;
+    const std::uint64_t value = (std::uint64_t{entropy()} << 32) ^ entropy();
+    char text[24];
+    std::snprintf(text, sizeof text, "%016llx:", static_cast<unsigned long long>(value));
+    return text;
+}
+
 std::int64_t integer_of(const redisReply* reply) {
     if (reply == nullptr) return 0;
     if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
@@ -83,42 +118,57 @@ timeval timeval_of(std::chrono::milliseconds d) {
 }  // namespace
 
 redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chrono::milliseconds deadline,
-                                 std::size_t connections)
-    : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline),
-      connections_(connections == 0 ? 1 : connections) {
+                                 std::size_t connections, std::chrono::milliseconds retry_every)
+    : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline), retry_every_(retry_every),
+      connections_(connections == 0 ? 1 : connections), grant_prefix_(random_grant_prefix()) {
     // One now, so that the start-up log and /health tell at once whether
     // sharing works; the others connect when first needed.
-    connection& first = connections_.front();
-    std::lock_guard<std::timed_mutex> lock(first.mutex);
-    if (ensure_connected(first))
-        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+    {
+        connection& first = connections_.front();
+        std::lock_guard<std::timed_mutex> lock(first.mutex);
+        connected_.store(true);  // until proven otherwise: ensure_connected reports a failure
+        if (ensure_connected(first))
+            log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+    }
+    reconnector_ = std::thread([this] { reconnect_in_background(); });
 }
 
 redis_key_share::~redis_key_share() {
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    reconnector_.join();
     for (connection& c : connections_) {
         if (c.context != nullptr) redisFree(c.context);
     }
 }
 
 void redis_key_share::report_outage(std::string_view what) {
-    connected_.store(false, std::memory_order_relaxed);
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        connected_.store(false, std::memory_order_relaxed);
+    }
+    wake_.notify_all();
     if (!outage_logged_.exchange(true))
         log_.line("shared key state: Redis at " + endpoint_.shown + " " + std::string(what) +
                       "; each instance keeps its own key state until it is back (/health: shared_state degraded)",
                   log_level::warn);
 }
 
-bool redis_key_share::ensure_connected(connection& c) {
-    if (c.context != nullptr) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < c.next_connect) return false;
-    c.next_connect = now + std::chrono::seconds(1);
+void redis_key_share::report_connected() {
+    connected_.store(true, std::memory_order_relaxed);
+    if (outage_logged_.exchange(false))
+        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+}
+
+redisContext* redis_key_share::open(loaded_scripts& scripts, std::string& why) const {
     redisContext* context = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeval_of(deadline_));
-    const auto fail = [&](const std::string& why) {
+    const auto fail = [&](std::string reason) -> redisContext* {
+        why = std::move(reason);
         if (context != nullptr) redisFree(context);
-        outages_.fetch_add(1);  // the other connections are likely dead too: replace them before use
-        report_outage("failed (" + why + ")");
-        return false;
+        return nullptr;
     };
     if (context == nullptr) return fail("out of memory");
     if (context->err) return fail(context->errstr);
@@ -127,15 +177,27 @@ bool redis_key_share::ensure_connected(connection& c) {
         std::vector<std::string> auth{"AUTH"};
         if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
         auth.push_back(endpoint_.password);
-        if (is_error(command(context, auth))) return fail("AUTH refused");
+        if (is_error(command(context, auth))) return fail(context->err ? context->errstr : "AUTH refused");
     }
     if (endpoint_.db != 0 && is_error(command(context, {"SELECT", std::to_string(endpoint_.db)})))
-        return fail("SELECT " + std::to_string(endpoint_.db) + " refused");
-    c.context = context;
+        return fail(context->err ? context->errstr : "SELECT " + std::to_string(endpoint_.db) + " refused");
+    scripts.raise = load_script(context, raise_script);
+    scripts.take_slot = load_script(context, take_slot_script);
+    if (scripts.raise.empty() || scripts.take_slot.empty())
+        return fail(context->err ? context->errstr : "SCRIPT LOAD refused");
+    return context;
+}
+
+bool redis_key_share::ensure_connected(connection& c) {
+    if (c.context != nullptr) return true;
+    std::string why;
+    c.context = open(c.scripts, why);
+    if (c.context == nullptr) {
+        outages_.fetch_add(1);  // the other connections are likely dead too: replace them before use
+        report_outage("failed (" + why + ")");
+        return false;
+    }
     c.outages_when_connected = outages_.load();
-    connected_.store(true, std::memory_order_relaxed);
-    if (outage_logged_.exchange(false))
-        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
     return true;
 }
 
@@ -145,15 +207,50 @@ void redis_key_share::drop(connection& c, std::string_view why_view) {
         redisFree(c.context);
         c.context = nullptr;
     }
-    c.next_connect = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     // Only the first connection to see an outage reports it; the others were
     // made before it and are replaced as they come up (with_connection).
     std::uint64_t seen = c.outages_when_connected;
     if (outages_.compare_exchange_strong(seen, seen + 1)) report_outage("failed (" + why + ")");
 }
 
+void redis_key_share::reconnect_in_background() {
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    for (;;) {
+        wake_.wait(lock, [&] { return stopping_ || !connected_.load(std::memory_order_relaxed); });
+        if (stopping_) return;
+        // Outside the lock, so that requests reporting the outage do not wait for the connect.
+        lock.unlock();
+        loaded_scripts scripts;
+        std::string why;
+        redisContext* context = open(scripts, why);
+        if (context != nullptr) {
+            // Hand the link to the first connection if it is free and has none
+            // fit for use; otherwise it was proof enough that Redis is back.
+            connection& first = connections_.front();
+            std::unique_lock<std::timed_mutex> slot(first.mutex, std::try_to_lock);
+            if (slot.owns_lock() && (first.context == nullptr || first.outages_when_connected != outages_.load())) {
+                if (first.context != nullptr) redisFree(first.context);
+                first.context = std::exchange(context, nullptr);
+                first.scripts = std::move(scripts);
+                first.outages_when_connected = outages_.load();
+            }
+            if (context != nullptr) redisFree(context);
+            report_connected();
+        }
+        lock.lock();
+        if (context == nullptr && !connected_.load(std::memory_order_relaxed))
+            wake_.wait_for(lock, retry_every_, [&] { return stopping_; });
+    }
+}
+
 template <class T, class Work>
 std::optional<T> redis_key_share::with_connection(Work&& work) {
+    const auto unavailable = [&] {
+        unavailable_.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+    };
+    // Known down: answer at once; the background thread finds out when it is back.
+    if (!connected_.load(std::memory_order_relaxed)) return unavailable();
     // A free connection if there is one; else wait for one, at most the
     // deadline: a slow Redis holds a few requests for the deadline, and the
     // others give up as quickly instead of queueing behind them.
@@ -171,23 +268,26 @@ std::optional<T> redis_key_share::with_connection(Work&& work) {
     if (chosen == nullptr) {
         connection& c = connections_[start % connections_.size()];
         std::unique_lock<std::timed_mutex> attempt(c.mutex, std::defer_lock);
-        if (!attempt.try_lock_for(deadline_)) return std::nullopt;
+        if (!attempt.try_lock_for(deadline_)) return unavailable();
         lock = std::move(attempt);
         chosen = &c;
     }
     if (chosen->context != nullptr && chosen->outages_when_connected != outages_.load()) {
         redisFree(chosen->context);  // made before the last outage: its link is dead
         chosen->context = nullptr;
-        chosen->next_connect = {};
     }
-    if (!ensure_connected(*chosen)) return std::nullopt;
-    std::optional<T> out = work(chosen->context);
-    if (!out) drop(*chosen, chosen->context->err ? chosen->context->errstr : "unexpected reply");
+    if (!ensure_connected(*chosen)) return unavailable();
+    std::optional<T> out = work(*chosen);
+    if (!out) {
+        drop(*chosen, chosen->context->err ? chosen->context->errstr : "unexpected reply");
+        return unavailable();
+    }
     return out;
 }
 
 std::optional<msgbridge::shared_key_view> redis_key_share::view(const std::vector<std::string>& ids) {
-    return with_connection<msgbridge::shared_key_view>([&](redisContext* context) -> std::optional<msgbridge::shared_key_view> {
+    return with_connection<msgbridge::shared_key_view>([&](connection& c) -> std::optional<msgbridge::shared_key_view> {
+        redisContext* context = c.context;
         // One round trip: the cursor and every key's state, pipelined.
         redisAppendCommand(context, "INCR %b", cursor_key.data(), cursor_key.size());
         for (const std::string& id : ids) {
@@ -211,15 +311,18 @@ std::optional<msgbridge::shared_key_view> redis_key_share::view(const std::vecto
             }
             out.keys.push_back(state);
         }
+        if (out.cursor % cursor_renew_every == 0 &&
+            is_error(command(context, {"PEXPIRE", cursor_key, cursor_lifetime_ms})))
+            return std::nullopt;
         return out;
     });
 }
 
 bool redis_key_share::raise(std::string_view id, const msgbridge::shared_key_state& state) {
-    return with_connection<bool>([&](redisContext* context) -> std::optional<bool> {
-               if (is_error(command(context, {"EVAL", raise_script, "1", state_key(id),
-                                              std::to_string(state.cooling_until_ms),
-                                              std::to_string(state.quarantined_until_ms)})))
+    return with_connection<bool>([&](connection& c) -> std::optional<bool> {
+               if (is_error(run_script(c.context, c.scripts.raise, raise_script,
+                                       {"1", state_key(id), std::to_string(state.cooling_until_ms),
+                                        std::to_string(state.quarantined_until_ms)})))
                    return std::nullopt;
                return true;
            })
@@ -227,8 +330,8 @@ bool redis_key_share::raise(std::string_view id, const msgbridge::shared_key_sta
 }
 
 bool redis_key_share::lift_quarantine(std::string_view id) {
-    return with_connection<bool>([&](redisContext* context) -> std::optional<bool> {
-               if (is_error(command(context, {"HSET", state_key(id), "quar", "0"}))) return std::nullopt;
+    return with_connection<bool>([&](connection& c) -> std::optional<bool> {
+               if (is_error(command(c.context, {"HSET", state_key(id), "quar", "0"}))) return std::nullopt;
                return true;
            })
         .has_value();
@@ -237,10 +340,12 @@ bool redis_key_share::lift_quarantine(std::string_view id) {
 std::optional<msgbridge::shared_pacing_slot> redis_key_share::take_pacing_slot(std::string_view id,
                                                                              std::uint32_t per_minute,
                                                                              std::int64_t now_ms) {
+    const std::string grant = grant_prefix_ + std::to_string(grants_.fetch_add(1, std::memory_order_relaxed));
     return with_connection<msgbridge::shared_pacing_slot>(
-        [&](redisContext* context) -> std::optional<msgbridge::shared_pacing_slot> {
-            const reply_ptr reply = command(context, {"EVAL", take_slot_script, "2", window_key(id), sequence_key,
-                                                      std::to_string(now_ms), std::to_string(per_minute)});
+        [&](connection& c) -> std::optional<msgbridge::shared_pacing_slot> {
+            const reply_ptr reply = run_script(c.context, c.scripts.take_slot, take_slot_script,
+                                               {"1", window_key(id), std::to_string(now_ms),
+                                                std::to_string(per_minute), grant});
             if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::nullopt;
             return msgbridge::shared_pacing_slot{integer_of(reply->element[0]) == 1, integer_of(reply->element[1])};
         });

@@ -129,9 +129,7 @@ void stream_session::log_summary(int status) {
     summary.started_early = started_early_;
     summary.end_note = end_note_;
     const settings_generation& settings = *context_.settings;
-    settings.log.exchange(summary, result_.attempts);
-    context_.counters.observe_exchange(summary);
-    context_.board.observe_exchange(summary);
+    context_.observers.finished(settings, summary, result_.attempts);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;
     if (preview_chars > 0 && !preview_.empty())
         settings.log.line(request_id_ + " text: " + preview_text(preview_, preview_chars));

@@ -11,12 +11,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <msgbridge/error.hpp>
 #include <msgbridge/request.hpp>
 #include <msgbridge/stream.hpp>
 
 #include "attempts.hpp"
+#include "exchange_observers.hpp"
 #include "http_types.hpp"
 #include "metrics.hpp"
 #include "settings_generation.hpp"
@@ -33,12 +35,10 @@ struct stream_context {
     std::shared_ptr<const settings_generation> settings;
     /// Outlives every session (the service joins its producers before it goes).
     worker_pool& producers;
-    /// Counts the stream when its summary is logged; outlives every session, as `producers`.
-    metrics& counters;
+    /// Told of the stream when it ends.
+    exchange_observers observers;
     /// The service's self-healing findings; outlives every session, as `producers`.
     healing_memory& healing;
-    /// Lists the stream on /status when its summary is logged; outlives every session.
-    status_board& board;
     /// Told how the attempts went; outlives every session.
     upstream_health& health;
 };

@@ -4,9 +4,7 @@
 // redis-server or nginx is not installed.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -18,54 +16,17 @@
 
 #include "support/child_process.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/redis_test_support.hpp"
 
 namespace {
 
+using namespace redis_test;
+
 const std::string proxy_binary = CLAUDE_NVIDIA_PROXY_BINARY;
-constexpr const char* redis_binary = "/usr/bin/redis-server";
 constexpr const char* nginx_binary = "/usr/sbin/nginx";
 
 std::string key(int i) { return "nvapi-scaleout-0000000000" + std::to_string(i); }
 std::string bearer(int i) { return "Bearer " + key(i); }
-
-bool installed(const char* path, const char* package) {
-    if (access(path, X_OK) == 0) return true;
-    WARN("skipped: " << path << " is not installed (Debian package " << package << ")");
-    return false;
-}
-
-// A port free right now; the child binds it a moment later (loopback only).
-int free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    close(fd);
-    return ntohs(address.sin_port);
-}
-
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        char name[] = "/tmp/scaleout_XXXXXX";
-        REQUIRE(mkdtemp(name) != nullptr);
-        path = name;
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
-// redis-server with nothing written to disk, in its own directory.
-std::unique_ptr<mock::child_process> start_redis(const temp_dir& dir, int port) {
-    auto redis = std::make_unique<mock::child_process>(
-        std::vector<std::string>{redis_binary, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir.path},
-        std::vector<std::string>{}, dir.path);
-    REQUIRE(redis->wait_for("Ready to accept connections"));
-    return redis;
-}
 
 struct instance {
     std::unique_ptr<mock::child_process> process;
@@ -96,6 +57,21 @@ int post(const instance& proxy, bool stream = false) {
 std::string health(const instance& proxy) {
     auto res = proxy.client().Get("/health");
     return res ? res->body : std::string();
+}
+
+std::string metrics(const instance& proxy) {
+    auto res = proxy.client().Get("/metrics");
+    return res ? res->body : std::string();
+}
+
+// Asks /health alone, sending no request, until it says `state`: only the
+// background reconnect can bring it there. Bounded in count, not timed.
+bool health_reaches(const instance& proxy, const std::string& state) {
+    for (int i = 0; i < 200; ++i) {
+        if (health(proxy).find("\"shared_state\":\"" + state + "\"") != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
 }
 
 // Requests through `proxy` until its /health says `state`; bounded in count, not timed.
@@ -159,17 +135,50 @@ TEST_CASE("scale-out: without Redis traffic flows on local state, and sharing re
     auto a = start_proxy(up, redis_port, {keys});
     auto b = start_proxy(up, redis_port, {keys});
     CHECK(post(a) == 200);
+    CHECK(metrics(a).find("claude_nvidia_proxy_shared_state_up 1") != std::string::npos);
 
     redis.reset();  // SIGKILL
     CHECK(post(a) == 200);
     CHECK(post(b) == 200);
     CHECK(reaches_shared_state(a, "degraded"));
     CHECK(a.process->wait_for("shared key state: Redis at redis://127.0.0.1:" + std::to_string(redis_port) + "/0 failed"));
+    const std::string down = metrics(a);
+    CHECK(down.find("claude_nvidia_proxy_shared_state_up 0") != std::string::npos);
+    CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total 0") == std::string::npos);
+    CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total") != std::string::npos);
 
     redis = start_redis(dir, redis_port);
-    CHECK(reaches_shared_state(a, "ok"));
-    CHECK(reaches_shared_state(b, "ok"));
+    // No request is needed: each instance reconnects in the background.
+    CHECK(health_reaches(a, "ok"));
+    CHECK(health_reaches(b, "ok"));
+    CHECK(metrics(a).find("claude_nvidia_proxy_shared_state_up 1") != std::string::npos);
+    // Requests go on through the replaced connections without another outage line.
+    CHECK(post(a) == 200);
+    CHECK(post(b) == 200);
+    CHECK(health(a).find(R"("shared_state":"ok")") != std::string::npos);
     CHECK(mock::child_process::count_of(a.process->output(), "failed (") == 1);  // logged once per outage
+}
+
+TEST_CASE("scale-out: a Redis that stops answering costs requests at most the deadline, never their answer",
+          "[scaleout]") {
+    if (!installed(redis_binary, "redis-server")) return;
+    temp_dir dir;
+    const int redis_port = free_port();
+    auto redis = start_redis(dir, redis_port);
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
+    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=1000"});
+    CHECK(post(a) == 200);
+
+    // Frozen, not gone: connections are accepted and never answered.
+    REQUIRE(kill(redis->pid(), SIGSTOP) == 0);
+    for (int i = 0; i < 5; ++i) CHECK(post(a) == 200);
+    CHECK(health(a).find(R"("shared_state":"degraded")") != std::string::npos);
+    CHECK(a.process->wait_for("failed ("));
+
+    REQUIRE(kill(redis->pid(), SIGCONT) == 0);
+    CHECK(health_reaches(a, "ok"));
+    CHECK(post(a) == 200);
+    CHECK(mock::child_process::count_of(a.process->output(), "failed (") == 1);
 }
 
 TEST_CASE("scale-out: streams through nginx in front of two instances", "[scaleout]") {

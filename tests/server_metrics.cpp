@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "metrics.hpp"
 #include "support/mock_upstream.hpp"
 
 namespace {
@@ -94,6 +95,8 @@ TEST_CASE("metrics: every family after a scripted series of requests", "[server]
     CHECK(sample(samples, p + R"(key_quarantined{key=")" + id0 + R"("})") == 0);
     CHECK(sample(samples, p + R"(key_in_flight{key=")" + id1 + R"("})") == 0);
     CHECK(sample(samples, p + "active_streams") == 0);
+    // Without REDIS_URL there is no shared state to report on.
+    CHECK(res->body.find("shared_state") == std::string::npos);
     CHECK(res->body.find(key(0)) == std::string::npos);
     CHECK(res->body.find(key(1)) == std::string::npos);
 }
@@ -114,4 +117,15 @@ TEST_CASE("metrics: /metrics needs SERVER_API_KEY when one is set", "[server][me
     CHECK(sample(samples_of(allowed->body),
                  R"(claude_nvidia_proxy_requests_total{model="",route="/metrics",status="401"})") == 1);
     CHECK(allowed->body.find("metrics-inbound-secret") == std::string::npos);
+}
+
+TEST_CASE("metrics: the shared key state's families, when REDIS_URL is set", "[server][metrics]") {
+    const proxy::metrics counters;
+    const std::string p = "claude_nvidia_proxy_";
+    const auto up = samples_of(counters.scrape(0, {}, proxy::shared_state_reading{true, 0}));
+    CHECK(sample(up, p + "shared_state_up") == 1);
+    CHECK(sample(up, p + "shared_state_unavailable_total") == 0);
+    const auto down = samples_of(counters.scrape(0, {}, proxy::shared_state_reading{false, 42}));
+    CHECK(sample(down, p + "shared_state_up") == 0);
+    CHECK(sample(down, p + "shared_state_unavailable_total") == 42);
 }
