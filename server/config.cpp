@@ -377,7 +377,8 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
             cfg.key_sources.nvidia_key_rpm.clear();
             for (auto item : array)
                 add_nvidia_key(ctx, std::string(key) + "[" + std::to_string(index++) + "]", item, cfg.key_sources);
-        } else if (key == "key_rpm") cfg.key_rpm = static_cast<std::uint32_t>(get_unsigned(ctx, key, v, 0, max_key_rpm)); else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
+        } else if (key == "key_rpm") cfg.key_rpm = static_cast<std::uint32_t>(get_unsigned(ctx, key, v, 0, max_key_rpm));
+        else if (key == "key_rotation") cfg.key_rotation = parse_rotation_setting(ctx.where(key), get_string(ctx, key, v));
         else if (key == "server_api_key") cfg.server_api_key = get_string(ctx, key, v);
         else if (key == "addr") cfg.addr = get_string(ctx, key, v);
         else if (key == "upstream_timeout_seconds") cfg.upstream_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));

@@ -38,9 +38,9 @@ struct instance {
     }
 };
 
-instance start_proxy(const mock::upstream& up, int redis_port, std::vector<std::string> extra_env) {
+instance start_proxy(const mock::upstream& up, const redis_server& redis, std::vector<std::string> extra_env) {
     std::vector<std::string> env{"UPSTREAM_URL=" + up.url(), "ADDR=127.0.0.1:0",
-                                 "REDIS_URL=redis://127.0.0.1:" + std::to_string(redis_port) + "/0"};
+                                 "REDIS_URL=" + redis.url()};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
     instance out;
     out.process = std::make_unique<mock::child_process>(std::vector<std::string>{proxy_binary}, env);
@@ -88,17 +88,15 @@ bool reaches_shared_state(const instance& proxy, const std::string& state) {
 
 TEST_CASE("scale-out: a 429 learned through one instance makes the other skip that key", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int redis_port = free_port();
-    auto redis = start_redis(dir, redis_port);
+    redis_server redis;
     mock::upstream up([](const mock::recorded& r, std::size_t) {
         if (r.authorization == bearer(1))
             return mock::json(429, R"({"error":{"message":"slow down"}})", {{"Retry-After", "30"}});
         return mock::json(200, mock::completion("ok"));
     });
     const std::string keys = "PROVIDER_API_KEYS=" + key(1) + "," + key(2);
-    auto a = start_proxy(up, redis_port, {keys});
-    auto b = start_proxy(up, redis_port, {keys});
+    auto a = start_proxy(up, redis, {keys});
+    auto b = start_proxy(up, redis, {keys});
     CHECK(health(a).find(R"("shared_state":"ok")") != std::string::npos);
 
     CHECK(post(a) == 200);
@@ -111,12 +109,10 @@ TEST_CASE("scale-out: a 429 learned through one instance makes the other skip th
 
 TEST_CASE("scale-out: KEY_RPM is one budget across instances", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int redis_port = free_port();
-    auto redis = start_redis(dir, redis_port);
+    redis_server redis;
     mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
-    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
-    auto b = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
+    auto a = start_proxy(up, redis, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
+    auto b = start_proxy(up, redis, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=3"});
 
     std::vector<int> statuses{post(a), post(b), post(a), post(b), post(a)};
     // Alone, each would have allowed 3.
@@ -127,27 +123,25 @@ TEST_CASE("scale-out: KEY_RPM is one budget across instances", "[scaleout]") {
 TEST_CASE("scale-out: without Redis traffic flows on local state, and sharing resumes when it is back",
           "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int redis_port = free_port();
-    auto redis = start_redis(dir, redis_port);
+    redis_server redis;
     mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
     const std::string keys = "PROVIDER_API_KEYS=" + key(1) + "," + key(2);
-    auto a = start_proxy(up, redis_port, {keys});
-    auto b = start_proxy(up, redis_port, {keys});
+    auto a = start_proxy(up, redis, {keys});
+    auto b = start_proxy(up, redis, {keys});
     CHECK(post(a) == 200);
     CHECK(metrics(a).find("claude_nvidia_proxy_shared_state_up 1") != std::string::npos);
 
-    redis.reset();  // SIGKILL
+    redis.stop();  // SIGKILL
     CHECK(post(a) == 200);
     CHECK(post(b) == 200);
     CHECK(reaches_shared_state(a, "degraded"));
-    CHECK(a.process->wait_for("shared key state: Redis at redis://127.0.0.1:" + std::to_string(redis_port) + "/0 failed"));
+    CHECK(a.process->wait_for("shared key state: Redis at " + redis.url() + " failed"));
     const std::string down = metrics(a);
     CHECK(down.find("claude_nvidia_proxy_shared_state_up 0") != std::string::npos);
     CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total 0") == std::string::npos);
     CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total") != std::string::npos);
 
-    redis = start_redis(dir, redis_port);
+    redis.start();
     // No request is needed: each instance reconnects in the background.
     CHECK(health_reaches(a, "ok"));
     CHECK(health_reaches(b, "ok"));
@@ -162,20 +156,18 @@ TEST_CASE("scale-out: without Redis traffic flows on local state, and sharing re
 TEST_CASE("scale-out: a Redis that stops answering costs requests at most the deadline, never their answer",
           "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int redis_port = free_port();
-    auto redis = start_redis(dir, redis_port);
+    redis_server redis;
     mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
-    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=1000"});
+    auto a = start_proxy(up, redis, {"PROVIDER_API_KEY=" + key(1), "KEY_RPM=1000"});
     CHECK(post(a) == 200);
 
     // Frozen, not gone: connections are accepted and never answered.
-    REQUIRE(kill(redis->pid(), SIGSTOP) == 0);
+    REQUIRE(kill(redis.process->pid(), SIGSTOP) == 0);
     for (int i = 0; i < 5; ++i) CHECK(post(a) == 200);
     CHECK(health(a).find(R"("shared_state":"degraded")") != std::string::npos);
     CHECK(a.process->wait_for("failed ("));
 
-    REQUIRE(kill(redis->pid(), SIGCONT) == 0);
+    REQUIRE(kill(redis.process->pid(), SIGCONT) == 0);
     CHECK(health_reaches(a, "ok"));
     CHECK(post(a) == 200);
     CHECK(mock::child_process::count_of(a.process->output(), "failed (") == 1);
@@ -183,14 +175,13 @@ TEST_CASE("scale-out: a Redis that stops answering costs requests at most the de
 
 TEST_CASE("scale-out: streams through nginx in front of two instances", "[scaleout]") {
     if (!installed(redis_binary, "redis-server") || !installed(nginx_binary, "nginx-light")) return;
-    temp_dir dir;
-    const int redis_port = free_port();
-    auto redis = start_redis(dir, redis_port);
+    redis_server redis;
     mock::upstream up([](const mock::recorded&, std::size_t) { return mock::sse(mock::text_stream({"hel", "lo"})); });
-    auto a = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1)});
-    auto b = start_proxy(up, redis_port, {"PROVIDER_API_KEY=" + key(1)});
+    auto a = start_proxy(up, redis, {"PROVIDER_API_KEY=" + key(1)});
+    auto b = start_proxy(up, redis, {"PROVIDER_API_KEY=" + key(1)});
 
     const int nginx_port = free_port();
+    temp_dir dir;  // nginx's prefix: its configuration, logs and buffers
     std::filesystem::create_directories(dir.path + "/logs");
     // One process (master_process off): no orphaned worker keeps the output pipe open after a kill.
     std::ofstream(dir.path + "/nginx.conf") << "daemon off;\nmaster_process off;\npid " << dir.path

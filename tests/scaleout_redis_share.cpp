@@ -106,9 +106,8 @@ std::int64_t now_ms() {
 
 TEST_CASE("redis share: what Redis holds names no key in clear, and all of it expires", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int port = free_port();
-    auto redis = start_redis(dir, port);
+    redis_server redis;
+    const int port = redis.port;
     log_capture log;
     proxy::redis_key_share share(endpoint_at(port), log.logger(), patient);
     REQUIRE(share.connected());
@@ -137,9 +136,8 @@ TEST_CASE("redis share: what Redis holds names no key in clear, and all of it ex
 
 TEST_CASE("redis share: two instances never both take the last slot of a window", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int port = free_port();
-    auto redis = start_redis(dir, port);
+    redis_server redis;
+    const int port = redis.port;
     log_capture log;
     // Two processes' worth of shares, with as many connections as threads:
     // all of them race for the same ten slots.
@@ -173,9 +171,8 @@ TEST_CASE("redis share: two instances never both take the last slot of a window"
 
 TEST_CASE("redis share: scripts run by digest, and a flushed script cache is survived", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int port = free_port();
-    auto redis = start_redis(dir, port);
+    redis_server redis;
+    const int port = redis.port;
     log_capture log;
     proxy::redis_key_share share(endpoint_at(port), log.logger(), patient, 1);
     const std::string id = msgbridge::key_share_id(full_key);
@@ -202,32 +199,32 @@ TEST_CASE("redis share: scripts run by digest, and a flushed script cache is sur
 
 TEST_CASE("redis share: reconnects in the background, with no call to prompt it", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int port = free_port();
+    redis_server redis;
+    const int port = redis.port;
     log_capture log;
     const std::string id = msgbridge::key_share_id(full_key);
 
     SECTION("Redis down at start: degraded, then shared once it is up") {
+        redis.stop();
         proxy::redis_key_share share(endpoint_at(port), log.logger(), patient, 4, 50ms);
         CHECK_FALSE(share.connected());
         CHECK(log.count("failed (") == 1);
         CHECK_FALSE(share.view({id}));  // answered at once: the pool goes on alone
         CHECK(share.reading().unavailable == 1);
-        auto redis = start_redis(dir, port);
+        redis.start();
         CHECK(becomes_true([&] { return share.connected(); }));
         CHECK(log.count("connected; key state is shared") == 1);
         CHECK(share.view({id}));
     }
     SECTION("Redis killed and started again: one line each way, and the old links are replaced") {
-        auto redis = start_redis(dir, port);
         proxy::redis_key_share share(endpoint_at(port), log.logger(), patient, 4, 50ms);
         REQUIRE(share.connected());
         for (int i = 0; i < 8; ++i) CHECK(share.view({id}));  // several connections in use
-        redis.reset();
+        redis.stop();
         CHECK_FALSE(share.view({id}));
         CHECK_FALSE(share.connected());
         for (int i = 0; i < 8; ++i) CHECK_FALSE(share.view({id}));
-        redis = start_redis(dir, port);
+        redis.start();
         CHECK(becomes_true([&] { return share.connected(); }));
         for (int i = 0; i < 8; ++i) CHECK(share.view({id}));  // every stale link replaced without a failure
         CHECK(log.count("failed (") == 1);
@@ -237,14 +234,9 @@ TEST_CASE("redis share: reconnects in the background, with no call to prompt it"
 
 TEST_CASE("redis share: a password is used and never logged", "[scaleout]") {
     if (!installed(redis_binary, "redis-server")) return;
-    temp_dir dir;
-    const int port = free_port();
     const std::string password = "redis-S3CR3T-password";
-    auto redis = std::make_unique<mock::child_process>(
-        std::vector<std::string>{redis_binary, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir.path, "--requirepass", password},
-        std::vector<std::string>{}, dir.path);
-    REQUIRE(redis->wait_for("Ready to accept connections"));
+    redis_server redis({"--requirepass", password});
+    const int port = redis.port;
     log_capture log;
     const std::string id = msgbridge::key_share_id(full_key);
 

@@ -51,14 +51,27 @@ struct temp_dir {
     temp_dir& operator=(const temp_dir&) = delete;
 };
 
-// redis-server with nothing written to disk, in its own directory.
-inline std::unique_ptr<mock::child_process> start_redis(const temp_dir& dir, int port) {
-    auto redis = std::make_unique<mock::child_process>(
-        std::vector<std::string>{redis_binary, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir.path},
-        std::vector<std::string>{}, dir.path);
-    REQUIRE(redis->wait_for("Ready to accept connections"));
-    return redis;
-}
+// redis-server with nothing written to disk, in its own directory and on
+// its own port, killed (SIGKILL) when it goes; stop() and start() again to
+// take it away and bring it back on the same port.
+struct redis_server {
+    temp_dir dir;
+    const int port = free_port();
+    const std::vector<std::string> extra_args;
+    std::unique_ptr<mock::child_process> process;
+
+    explicit redis_server(std::vector<std::string> extra = {}) : extra_args(std::move(extra)) { start(); }
+
+    void start() {
+        std::vector<std::string> args{redis_binary, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", dir.path};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        process = std::make_unique<mock::child_process>(args, std::vector<std::string>{}, dir.path);
+        REQUIRE(process->wait_for("Ready to accept connections"));
+    }
+    void stop() { process.reset(); }
+    /// What logs show of it, without credentials.
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
+};
 
 }  // namespace redis_test
