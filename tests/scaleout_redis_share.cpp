@@ -145,7 +145,8 @@ TEST_CASE("redis share: two instances never both take the last slot of a window"
     proxy::redis_key_share b(endpoint_at(port), log.logger(), patient, 4);
     const std::string id = msgbridge::key_share_id(full_key);
     const std::int64_t now = now_ms();
-    std::atomic<int> granted{0}, refused{0}, unanswered{0};
+    // Counted here and checked after the join: Catch2's assertions are not thread-safe.
+    std::atomic<int> granted{0}, refused{0}, unanswered{0}, refused_with_wrong_time{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
         threads.emplace_back([&, t] {
@@ -156,7 +157,7 @@ TEST_CASE("redis share: two instances never both take the last slot of a window"
                 else if (slot->granted) ++granted;
                 else {
                     ++refused;
-                    CHECK(slot->free_at_ms == now + 60'000);
+                    if (slot->free_at_ms != now + 60'000) ++refused_with_wrong_time;
                 }
             }
         });
@@ -165,6 +166,7 @@ TEST_CASE("redis share: two instances never both take the last slot of a window"
     CHECK(unanswered == 0);
     CHECK(granted == 10);
     CHECK(refused == 70);
+    CHECK(refused_with_wrong_time == 0);  // all refused until the first grant leaves the window
     redis_probe probe(port);
     CHECK(probe.reply("ZCARD", {"claude-nvidia-proxy:window:" + id}) == "10");  // ten distinct grants recorded
 }
