@@ -400,6 +400,8 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "max_retry_after_seconds") cfg.max_retry_after_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "auth_quarantine_base_seconds") cfg.auth_quarantine_base_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "auth_quarantine_max_seconds") cfg.auth_quarantine_max_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
+        else if (key == "health_degraded_after_failures") cfg.health_degraded_after_failures = static_cast<unsigned>(get_unsigned(ctx, key, v, 0, 100000));
+        else if (key == "health_degraded_window_seconds") cfg.health_degraded_window_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "answer_quota_probe") cfg.answer_quota_probe = get_bool(ctx, key, v);
         else if (key == "ca_cert_file") cfg.ca_cert_file = get_string(ctx, key, v);
         else if (key == "redis_url") cfg.redis_url = trim(get_string(ctx, key, v));
@@ -639,6 +641,8 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("MAX_RETRY_AFTER_SECONDS")) cfg.max_retry_after_seconds = static_cast<unsigned>(parse_unsigned("MAX_RETRY_AFTER_SECONDS", *v, 1, 86400));
     if (auto v = get("AUTH_QUARANTINE_BASE_SECONDS")) cfg.auth_quarantine_base_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_BASE_SECONDS", *v, 1, 86400));
     if (auto v = get("AUTH_QUARANTINE_MAX_SECONDS")) cfg.auth_quarantine_max_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_MAX_SECONDS", *v, 1, 86400));
+    if (auto v = get("HEALTH_DEGRADED_AFTER_FAILURES")) cfg.health_degraded_after_failures = static_cast<unsigned>(parse_unsigned("HEALTH_DEGRADED_AFTER_FAILURES", *v, 0, 100000));
+    if (auto v = get("HEALTH_DEGRADED_WINDOW_SECONDS")) cfg.health_degraded_window_seconds = static_cast<unsigned>(parse_unsigned("HEALTH_DEGRADED_WINDOW_SECONDS", *v, 1, 86400));
     if (auto v = get("ANSWER_QUOTA_PROBE")) cfg.answer_quota_probe = parse_bool("ANSWER_QUOTA_PROBE", *v);
     if (auto v = get("DEFAULT_MODEL")) {
         cfg.request.default_model = trim(*v);
@@ -828,6 +832,9 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   MAX_RETRY_AFTER_SECONDS         longest key cooldown an upstream Retry-After can ask for (default 300)
   AUTH_QUARANTINE_BASE_SECONDS    first quarantine of a key after 401/403, doubling per repeat (default 5)
   AUTH_QUARANTINE_MAX_SECONDS     longest quarantine of a key after 401/403 (default 900)
+  HEALTH_DEGRADED_AFTER_FAILURES  /health says degraded after this many failed upstream attempts in a row,
+                                  0 = never (default 5)
+  HEALTH_DEGRADED_WINDOW_SECONDS  … while the last of them is at most this old (default 300)
   ANSWER_QUOTA_PROBE              answer Claude Code's max_tokens:1 probe locally (default true)
   MODEL_MAP                       client model globs to upstream models, first match wins, e.g.
                                   claude-sonnet-*=z-ai/glm5,claude-haiku-*=minimaxai/minimax-m2.1

@@ -94,6 +94,10 @@ struct config {
     unsigned max_retry_after_seconds = 300;      ///< longest cooldown an upstream Retry-After can put on a key
     unsigned auth_quarantine_base_seconds = 5;   ///< first quarantine of a key after 401/403; doubles per repeat
     unsigned auth_quarantine_max_seconds = 900;  ///< longest quarantine of a key after 401/403
+    /// /health and /status say the upstream is degraded once this many
+    /// attempts in a row failed (0: never) …
+    unsigned health_degraded_after_failures = 5;
+    unsigned health_degraded_window_seconds = 300;  ///< … and the last of them is at most this old
     proxy::log_format log_format = proxy::log_format::text;  ///< LOG_FORMAT: text or json; fixed at start
     proxy::log_level log_level = proxy::log_level::info;     ///< LOG_LEVEL: debug … error; a reload changes it
     bool answer_quota_probe = true;              ///< Claude Code's max_tokens:1 "quota" probe answered locally

@@ -28,6 +28,10 @@ msgbridge::error upstream_failure(int status, std::string message) {
     return msgbridge::error{msgbridge::error_type::api_error, status, std::move(message)};
 }
 
+degraded_rule degraded_rule_of(const config& cfg) {
+    return {cfg.health_degraded_after_failures, std::chrono::seconds(cfg.health_degraded_window_seconds)};
+}
+
 }  // namespace
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
@@ -162,7 +166,7 @@ http_response service::dispatch(const http_request& request, const generation& c
             const bool with_details = authorized(request, cfg);
             // What healing learned is shown only to callers with the key; built only for them.
             const std::string learned = with_details ? healing_.to_json() : std::string();
-            const health_report report{active_streams(), upstream_health_.degraded(),
+            const health_report report{active_streams(), upstream_health_.degraded(degraded_rule_of(cfg)),
                                        !shared ? "" : shared->connected() ? "ok" : "degraded", learned};
             return health_answer(report, current->keys, with_details);
         }
@@ -184,7 +188,7 @@ http_response service::status_page(const settings_generation& current) const {
     const auto now = steady::now();
     view.uptime = now - started_at_;
     view.now = std::chrono::system_clock::now();
-    view.upstream = upstream_health_.read();
+    view.upstream = upstream_health_.read(degraded_rule_of(current.cfg));
     view.keys = current.keys.stats();
     view.models = board_.models();
     view.recent = board_.recent();

@@ -38,15 +38,15 @@ void upstream_health::observe(const attempt_result& attempts) {
     last_failure_ = at;
 }
 
-upstream_health::report upstream_health::read() const {
+upstream_health::report upstream_health::read(const degraded_rule& rule) const {
     const clock::time_point at = now();
     std::lock_guard<std::mutex> lock(mutex_);
     report r;
     r.failures_in_a_row = failures_in_a_row_;
     if (last_failure_) r.since_last_failure = at - *last_failure_;
     if (last_success_) r.since_last_success = at - *last_success_;
-    r.degraded = failures_in_a_row_ >= options_.failures_to_degrade && r.since_last_failure &&
-                 *r.since_last_failure <= options_.recent;
+    r.degraded = rule.failures > 0 && failures_in_a_row_ >= rule.failures && r.since_last_failure &&
+                 *r.since_last_failure <= rule.recent;
     return r;
 }
 

@@ -13,17 +13,23 @@
 
 namespace proxy {
 
+/// When the upstream counts as degraded: the last `failures` attempts all
+/// failed and the latest of them is at most `recent` old (with no traffic
+/// since, old failures say nothing about the upstream now). From the
+/// settings (HEALTH_DEGRADED_AFTER_FAILURES, HEALTH_DEGRADED_WINDOW_SECONDS),
+/// so a reload changes it.
+struct degraded_rule {
+    std::size_t failures = 5;  ///< 0: never degraded
+    std::chrono::seconds recent{300};
+};
+
 /// Counts the upstream attempts that failed since the last one that worked.
-/// "Degraded" means the last `failures_to_degrade` attempts all failed and
-/// the latest of them is recent: with no traffic since, old failures say
-/// nothing about the upstream now. One attempt that works ends it. Thread-safe.
+/// One attempt that works ends a streak. Thread-safe.
 class upstream_health {
 public:
     using clock = std::chrono::steady_clock;
 
     struct options {
-        std::size_t failures_to_degrade = 5;
-        std::chrono::seconds recent{300};  ///< failures older than this no longer degrade
         std::function<clock::time_point()> clock_now;  ///< tests step time by hand; empty: steady_clock
     };
 
@@ -40,8 +46,8 @@ public:
 
     /// One request's attempts, once they are over (committed or not).
     void observe(const attempt_result& attempts);
-    bool degraded() const { return read().degraded; }
-    report read() const;
+    bool degraded(const degraded_rule& rule) const { return read(rule).degraded; }
+    report read(const degraded_rule& rule) const;
 
 private:
     clock::time_point now() const { return options_.clock_now ? options_.clock_now() : clock::now(); }

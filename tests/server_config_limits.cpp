@@ -101,3 +101,41 @@ TEST_CASE("config: max_retry_after_seconds and the auth quarantine's base and ma
         CHECK(help.find("AUTH_QUARANTINE_MAX_SECONDS") != std::string::npos);
     }
 }
+
+TEST_CASE("config: when /health calls the upstream degraded", "[server][config]") {
+    SECTION("defaults: five failed attempts in a row, the last within 5 min") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""}}), "");
+        CHECK(cfg.health_degraded_after_failures == 5);
+        CHECK(cfg.health_degraded_window_seconds == 300);
+    }
+    SECTION("config.json, 0 for never") {
+        proxy::config cfg;
+        proxy::apply_config_json(R"({"health_degraded_after_failures":0,"health_degraded_window_seconds":60})",
+                                 "t.json", cfg);
+        CHECK(cfg.health_degraded_after_failures == 0);
+        CHECK(cfg.health_degraded_window_seconds == 60);
+    }
+    SECTION("the environment over config.json") {
+        auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""},
+                                            {"HEALTH_DEGRADED_AFTER_FAILURES", "20"},
+                                            {"HEALTH_DEGRADED_WINDOW_SECONDS", "900"}}),
+                                      "");
+        CHECK(cfg.health_degraded_after_failures == 20);
+        CHECK(cfg.health_degraded_window_seconds == 900);
+    }
+    SECTION("out of range or not a number: one line naming the setting") {
+        auto window = error_text([] { (void)proxy::load_config(vars({{"HEALTH_DEGRADED_WINDOW_SECONDS", "0"}}), ""); });
+        CHECK(window.find("HEALTH_DEGRADED_WINDOW_SECONDS") != std::string::npos);
+        auto failures =
+            error_text([] { (void)proxy::load_config(vars({{"HEALTH_DEGRADED_AFTER_FAILURES", "five"}}), ""); });
+        CHECK(failures.find("HEALTH_DEGRADED_AFTER_FAILURES") != std::string::npos);
+        proxy::config cfg;
+        auto json = error_text([&] { proxy::apply_config_json(R"({"health_degraded_after_failures":-1})", "t.json", cfg); });
+        CHECK(json.find("health_degraded_after_failures") != std::string::npos);
+    }
+    SECTION("--help lists both") {
+        auto help = proxy::help_text();
+        CHECK(help.find("HEALTH_DEGRADED_AFTER_FAILURES") != std::string::npos);
+        CHECK(help.find("HEALTH_DEGRADED_WINDOW_SECONDS") != std::string::npos);
+    }
+}

@@ -50,42 +50,41 @@ proxy::exchange_summary summary_for(const std::string& model, int status, std::u
 TEST_CASE("status: upstream_health counts failed attempts, forgets old ones, and ends at a success", "[server][status]") {
     auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     proxy::upstream_health::options options;
-    options.failures_to_degrade = 5;
-    options.recent = std::chrono::seconds(300);
     options.clock_now = [&] { return now; };
     proxy::upstream_health health(options);
-    CHECK_FALSE(health.degraded());
+    proxy::degraded_rule rule{5, std::chrono::seconds(300)};
+    CHECK_FALSE(health.degraded(rule));
 
     SECTION("five failed attempts degrade; one success ends it") {
         for (int i = 0; i < 4; ++i) health.observe(failed_with(502));
-        CHECK_FALSE(health.degraded());
+        CHECK_FALSE(health.degraded(rule));
         health.observe(failed_with(503));
-        CHECK(health.degraded());
-        CHECK(health.read().failures_in_a_row == 5);
+        CHECK(health.degraded(rule));
+        CHECK(health.read(rule).failures_in_a_row == 5);
         health.observe(answered());
-        CHECK_FALSE(health.degraded());
-        CHECK(health.read().failures_in_a_row == 0);
+        CHECK_FALSE(health.degraded(rule));
+        CHECK(health.read(rule).failures_in_a_row == 0);
     }
     SECTION("every attempt of an unanswered request counts: five keys refused at once") {
         health.observe(failed_with(429, 5));
-        CHECK(health.degraded());
+        CHECK(health.degraded(rule));
     }
     SECTION("failures older than `recent` no longer degrade") {
         for (int i = 0; i < 5; ++i) health.observe(failed_with(401));
-        CHECK(health.degraded());
+        CHECK(health.degraded(rule));
         now += std::chrono::seconds(301);
-        CHECK_FALSE(health.degraded());
+        CHECK_FALSE(health.degraded(rule));
         health.observe(failed_with(401));  // the streak goes on, and is recent again
-        CHECK(health.degraded());
+        CHECK(health.degraded(rule));
     }
     SECTION("an answer the upstream judged (400, 404) shows it working; a client that left says nothing") {
         for (int i = 0; i < 5; ++i) health.observe(failed_with(500));
         proxy::attempt_result left = failed_with(0);
         left.last.what = proxy::upstream_outcome::kind::cancelled;
         health.observe(left);
-        CHECK(health.degraded());
+        CHECK(health.degraded(rule));
         health.observe(failed_with(400));
-        CHECK_FALSE(health.degraded());
+        CHECK_FALSE(health.degraded(rule));
     }
     SECTION("connection failures and timeouts fail; the pool having no key to give fails") {
         proxy::attempt_result unreachable = failed_with(0, 2);
@@ -95,9 +94,17 @@ TEST_CASE("status: upstream_health counts failed attempts, forgets old ones, and
         health.observe(unreachable);
         health.observe(timed_out);
         health.observe(proxy::attempt_result{});  // every key cooling down: no attempt made
-        CHECK(health.read().failures_in_a_row == 4);
+        CHECK(health.read(rule).failures_in_a_row == 4);
         health.observe(proxy::attempt_result{});
-        CHECK(health.degraded());
+        CHECK(health.degraded(rule));
+    }
+    SECTION("the rule is the caller's: two failures under {2, 60 s}; never under {0, …}") {
+        health.observe(failed_with(502, 2));
+        CHECK_FALSE(health.degraded(rule));
+        CHECK(health.degraded({2, std::chrono::seconds(60)}));
+        CHECK_FALSE(health.degraded({0, std::chrono::seconds(60)}));
+        now += std::chrono::seconds(61);
+        CHECK_FALSE(health.degraded({2, std::chrono::seconds(60)}));
     }
 }
 
@@ -276,4 +283,34 @@ TEST_CASE("status: /health says degraded (still 200) after failed upstream attem
 
     REQUIRE(client.Post("/v1/messages", mock::messages_body(false), "application/json")->status == 200);
     CHECK(std::string(health_status()) == "ok");
+}
+
+TEST_CASE("status: HEALTH_DEGRADED_AFTER_FAILURES sets when /health says degraded, and a reload changes it",
+          "[server][status][health]") {
+    mock::upstream up([](const mock::recorded&, std::size_t) {
+        return mock::json(502, R"({"error":{"message":"bad gateway"}})");
+    });
+    auto cfg = mock::test_config(up.url(), {key(0)});
+    cfg.health_degraded_after_failures = 1;
+    mock::running_proxy proxy(cfg);
+    auto client = proxy.client();
+    const auto degraded = [&] {
+        auto res = client.Get("/health");
+        REQUIRE(res);
+        return contains(res->body, R"("status":"degraded")");
+    };
+    CHECK_FALSE(degraded());
+    REQUIRE(client.Post("/v1/messages", mock::messages_body(false), "application/json")->status >= 500);
+    CHECK(degraded());  // two failed attempts (the 5xx is retried once); one was enough
+
+    cfg.health_degraded_after_failures = 0;  // never
+    proxy.service().reload(cfg, proxy::make_http_transport(proxy::upstream_settings_from(cfg)));
+    CHECK_FALSE(degraded());
+    auto page = client.Get("/status");
+    REQUIRE(page);
+    CHECK_FALSE(contains(page->body, "upstream degraded"));
+
+    cfg.health_degraded_after_failures = 2;  // the streak was kept across the reloads: 2 failures
+    proxy.service().reload(cfg, proxy::make_http_transport(proxy::upstream_settings_from(cfg)));
+    CHECK(degraded());
 }
