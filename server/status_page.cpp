@@ -114,6 +114,20 @@ std::string degraded_banner(const upstream_health::report& health) {
            " ago. <code>/health</code> reports <code>degraded</code> until an attempt succeeds.</p>";
 }
 
+std::string key_sharing(const std::optional<shared_state_view>& shared) {
+    if (!shared) return badge("muted", "this instance only");
+    return (shared->connected ? badge("ok", "shared") : badge("bad", "not shared now")) + " <code>" +
+           escaped(shared->where) + "</code>";
+}
+
+std::string shared_state_banner(const std::optional<shared_state_view>& shared) {
+    if (!shared || shared->connected) return {};
+    return "<p class=\"banner\">Redis at <code>" + escaped(shared->where) +
+           "</code> cannot be reached: this instance decides on its own key state (" + count(shared->unavailable) +
+           " calls answered locally since start), so instances may together exceed a key's budget. Sharing "
+           "resumes by itself when Redis is back; <code>/health</code> reports <code>degraded</code> until then.</p>";
+}
+
 std::string key_state(const msgbridge::key_stats& key, std::chrono::system_clock::time_point now) {
     if (key.quarantined || key.cooling_until) {
         const std::string until = utc(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(key.cooling_for),
@@ -279,8 +293,10 @@ std::string render_status_page(const status_view& view) {
             utc(view.now, "%Y-%m-%d %H:%M:%S") + " UTC</span></header>";
     page += "<dl class=\"facts\">" + fact("Upstream", "<code>" + escaped(view.upstream_url) + "</code>", "fact wide") +
             fact("Uptime", span(view.uptime)) + fact("Requests", count(requests)) +
-            fact("Open streams", open_streams) + fact("Keys", count(view.keys.size())) + "</dl>";
+            fact("Open streams", open_streams) + fact("Keys", count(view.keys.size())) +
+            fact("Key state", key_sharing(view.shared), "fact wide") + "</dl>";
     page += degraded_banner(view.upstream);
+    page += shared_state_banner(view.shared);
 
     page += section("Upstream keys", view.keys.size(), keys_table(view),
                     "No upstream keys configured: requests go upstream without one.");

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +26,13 @@ struct open_stream {
     std::chrono::steady_clock::duration age{};
 };
 
+/// The key state shared with other instances (REDIS_URL).
+struct shared_state_view {
+    std::string where;  ///< the Redis URL without credentials
+    bool connected = false;
+    std::uint64_t unavailable = 0;  ///< key pool calls it did not answer since start
+};
+
 /// Everything the page shows, read at one moment.
 struct status_view {
     std::string_view version;
@@ -32,6 +41,7 @@ struct status_view {
     std::chrono::system_clock::time_point now;
     upstream_health::report upstream;
     std::vector<msgbridge::key_stats> keys;
+    std::optional<shared_state_view> shared;  ///< none: each instance keeps its own key state
     std::vector<status_board::model_totals> models;
     std::vector<status_board::finished_exchange> recent;  ///< newest first
     std::vector<open_stream> streams;

@@ -140,6 +140,9 @@ TEST_CASE("scale-out: without Redis traffic flows on local state, and sharing re
     CHECK(down.find("claude_nvidia_proxy_shared_state_up 0") != std::string::npos);
     CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total 0") == std::string::npos);
     CHECK(down.find("claude_nvidia_proxy_shared_state_unavailable_total") != std::string::npos);
+    const auto page = a.client().Get("/status");
+    REQUIRE(page);
+    CHECK(page->body.find("Redis at <code>" + redis.url() + "</code> cannot be reached") != std::string::npos);
 
     redis.start();
     // No request is needed: each instance reconnects in the background.

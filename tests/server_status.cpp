@@ -154,6 +154,33 @@ TEST_CASE("status: the page escapes whatever a client or the configuration put i
     CHECK(page.find("<script") == page.rfind("<script"));
 }
 
+TEST_CASE("status: the page says whether key state is shared, and warns while Redis is away", "[server][status]") {
+    proxy::status_view view;
+    view.version = "0.1.0";
+    view.now = std::chrono::system_clock::now();
+    SECTION("without REDIS_URL: this instance only, no warning") {
+        const std::string page = proxy::render_status_page(view);
+        CHECK(contains(page, "this instance only"));
+        CHECK_FALSE(contains(page, "cannot be reached"));
+    }
+    SECTION("shared and reachable") {
+        view.shared = proxy::shared_state_view{"redis://***@10.0.0.5:6379/0", true, 0};
+        const std::string page = proxy::render_status_page(view);
+        CHECK(contains(page, ">shared<"));
+        CHECK(contains(page, "redis://***@10.0.0.5:6379/0"));
+        CHECK_FALSE(contains(page, "cannot be reached"));
+    }
+    SECTION("shared, Redis away: a banner with the count of calls answered locally") {
+        view.shared = proxy::shared_state_view{"redis://<b>host</b>:6379/0", false, 1234};
+        const std::string page = proxy::render_status_page(view);
+        CHECK(contains(page, "not shared now"));
+        CHECK(contains(page, "cannot be reached"));
+        CHECK(contains(page, "1,234 calls answered locally"));
+        CHECK_FALSE(contains(page, "<b>host"));
+        CHECK(contains(page, "&lt;b&gt;host"));
+    }
+}
+
 TEST_CASE("status: the upstream URL is shown without its query", "[server][status]") {
     CHECK(proxy::upstream_url_for_display("https://integrate.api.nvidia.com/v1/chat/completions?token=abc") ==
           "https://integrate.api.nvidia.com/v1/chat/completions");
