@@ -7,7 +7,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake g++ make pkg-config libcpp-httplib-dev libsimdjson-dev rapidjson-dev \
-      libssl-dev zlib1g-dev libbrotli-dev prometheus-cpp-dev \
+      libssl-dev zlib1g-dev libbrotli-dev prometheus-cpp-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcpp-httplib0.11 libsimdjson14 libprometheus-cpp-core1.0 ca-certificates \
+      libcpp-httplib0.11 libsimdjson14 libprometheus-cpp-core1.0 libhiredis0.14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin claude-nvidia-proxy
 COPY --from=build /src/build/server/claude-nvidia-proxy /usr/bin/claude-nvidia-proxy
