@@ -22,9 +22,23 @@ std::string window_key(std::string_view id) { return std::string(prefix) + "wind
 const std::string cursor_key = std::string(prefix) + "cursor";
 
 // The cursor is forgotten a day after instances stop using it: its lifetime
-// is set when it is created and renewed every `cursor_renew_every` turns.
+// is set when it is created and renewed every 1024 turns.
 constexpr const char* cursor_lifetime_ms = "86400000";
-constexpr std::uint64_t cursor_renew_every = 1024;
+constexpr const char* cursor_renew_every = "1024";
+
+// What a pool reads before choosing a key, in one command and one reply
+// however many keys there are: the cursor, advanced, then each key's two
+// resting times (0 when none), as a flat array of integers.
+constexpr const char* view_script = R"lua(
+local cursor = redis.call('INCR', KEYS[1])
+if (cursor - 1) % tonumber(ARGV[1]) == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local out = {cursor}
+for i = 2, #KEYS do
+  local state = redis.call('HMGET', KEYS[i], 'cool', 'quar')
+  out[#out + 1] = tonumber(state[1]) or 0
+  out[#out + 1] = tonumber(state[2]) or 0
+end
+return out)lua";
 
 // Raises the stored resting times, never lowers them, and keeps the hash a
 // minute past the later of the two so that Redis forgets rested keys.
@@ -181,9 +195,10 @@ redisContext* redis_key_share::open(loaded_scripts& scripts, std::string& why) c
     }
     if (endpoint_.db != 0 && is_error(command(context, {"SELECT", std::to_string(endpoint_.db)})))
         return fail(context->err ? context->errstr : "SELECT " + std::to_string(endpoint_.db) + " refused");
+    scripts.view = load_script(context, view_script);
     scripts.raise = load_script(context, raise_script);
     scripts.take_slot = load_script(context, take_slot_script);
-    if (scripts.raise.empty() || scripts.take_slot.empty())
+    if (scripts.view.empty() || scripts.raise.empty() || scripts.take_slot.empty())
         return fail(context->err ? context->errstr : "SCRIPT LOAD refused");
     return context;
 }
@@ -286,34 +301,20 @@ std::optional<T> redis_key_share::with_connection(Work&& work) {
 }
 
 std::optional<msgbridge::shared_key_view> redis_key_share::view(const std::vector<std::string>& ids) {
+    std::vector<std::string> args{std::to_string(ids.size() + 1), cursor_key};
+    args.reserve(ids.size() + 4);
+    for (const std::string& id : ids) args.push_back(state_key(id));
+    args.emplace_back(cursor_renew_every);
+    args.emplace_back(cursor_lifetime_ms);
     return with_connection<msgbridge::shared_key_view>([&](connection& c) -> std::optional<msgbridge::shared_key_view> {
-        redisContext* context = c.context;
-        // One round trip: the cursor and every key's state, pipelined.
-        redisAppendCommand(context, "INCR %b", cursor_key.data(), cursor_key.size());
-        for (const std::string& id : ids) {
-            const std::string key = state_key(id);
-            redisAppendCommand(context, "HMGET %b cool quar", key.data(), key.size());
-        }
-        msgbridge::shared_key_view out;
-        for (std::size_t i = 0; i <= ids.size(); ++i) {
-            void* raw = nullptr;
-            if (redisGetReply(context, &raw) != REDIS_OK) return std::nullopt;
-            reply_ptr reply(static_cast<redisReply*>(raw));
-            if (is_error(reply)) return std::nullopt;
-            if (i == 0) {
-                out.cursor = static_cast<std::uint64_t>(integer_of(reply.get())) - 1;  // INCR answers the new value
-                continue;
-            }
-            msgbridge::shared_key_state state;
-            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-                state.cooling_until_ms = integer_of(reply->element[0]);
-                state.quarantined_until_ms = integer_of(reply->element[1]);
-            }
-            out.keys.push_back(state);
-        }
-        if (out.cursor % cursor_renew_every == 0 &&
-            is_error(command(context, {"PEXPIRE", cursor_key, cursor_lifetime_ms})))
+        const reply_ptr reply = run_script(c.context, c.scripts.view, view_script, args);
+        if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + 2 * ids.size())
             return std::nullopt;
+        msgbridge::shared_key_view out;
+        out.cursor = static_cast<std::uint64_t>(integer_of(reply->element[0])) - 1;  // INCR answers the new value
+        out.keys.reserve(ids.size());
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            out.keys.push_back({integer_of(reply->element[1 + 2 * i]), integer_of(reply->element[2 + 2 * i])});
         return out;
     });
 }

@@ -62,6 +62,7 @@ private:
     // The scripts' SHA1 digests as Redis named them when loaded on this
     // connection (SCRIPT LOAD), so that calls send the digest, not the text.
     struct loaded_scripts {
+        std::string view;
         std::string raise;
         std::string take_slot;
     };
