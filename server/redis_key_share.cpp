@@ -135,16 +135,16 @@ redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chron
                                  std::size_t connections, std::chrono::milliseconds retry_every)
     : endpoint_(std::move(endpoint)), log_(std::move(log)), deadline_(deadline), retry_every_(retry_every),
       connections_(connections == 0 ? 1 : connections), grant_prefix_(random_grant_prefix()) {
-    // One now, so that the start-up log and /health tell at once whether
-    // sharing works; the others connect when first needed.
-    {
-        connection& first = connections_.front();
-        std::lock_guard<std::timed_mutex> lock(first.mutex);
-        connected_.store(true);  // until proven otherwise: ensure_connected reports a failure
-        if (ensure_connected(first))
-            log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+    // Every connection now, so that the start-up log and /health tell at once
+    // whether sharing works, and no request finds one unopened.
+    if (const auto why = open_all()) {
+        report_outage("failed (" + *why + ")");  // the thread tries again
+    } else {
+        connected_.store(true);
+        needs_opening_ = false;
+        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
     }
-    reconnector_ = std::thread([this] { reconnect_in_background(); });
+    reconnector_ = std::thread([this] { connect_in_background(); });
 }
 
 redis_key_share::~redis_key_share() {
@@ -169,12 +169,6 @@ void redis_key_share::report_outage(std::string_view what) {
         log_.line("shared key state: Redis at " + endpoint_.shown + " " + std::string(what) +
                       "; each instance keeps its own key state until it is back (/health: shared_state degraded)",
                   log_level::warn);
-}
-
-void redis_key_share::report_connected() {
-    connected_.store(true, std::memory_order_relaxed);
-    if (outage_logged_.exchange(false))
-        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
 }
 
 redisContext* redis_key_share::open(loaded_scripts& scripts, std::string& why) const {
@@ -203,58 +197,61 @@ redisContext* redis_key_share::open(loaded_scripts& scripts, std::string& why) c
     return context;
 }
 
-bool redis_key_share::ensure_connected(connection& c) {
-    if (c.context != nullptr) return true;
-    std::string why;
-    c.context = open(c.scripts, why);
-    if (c.context == nullptr) {
-        outages_.fetch_add(1);  // the other connections are likely dead too: replace them before use
-        report_outage("failed (" + why + ")");
-        return false;
-    }
-    c.outages_when_connected = outages_.load();
-    return true;
-}
-
 void redis_key_share::drop(connection& c, std::string_view why_view) {
     const std::string why(why_view);  // it may point into the context freed below
-    if (c.context != nullptr) {
-        redisFree(c.context);
-        c.context = nullptr;
-    }
-    // Only the first connection to see an outage reports it; the others were
-    // made before it and are replaced as they come up (with_connection).
-    std::uint64_t seen = c.outages_when_connected;
-    if (outages_.compare_exchange_strong(seen, seen + 1)) report_outage("failed (" + why + ")");
+    redisFree(c.context);
+    c.context = nullptr;
+    // Redis is likely gone for every connection: the thread replaces them all
+    // before sharing resumes, so one outage is one line each way.
+    outages_.fetch_add(1);
+    report_outage("failed (" + why + ")");
 }
 
-void redis_key_share::reconnect_in_background() {
+std::optional<std::string> redis_key_share::open_all() {
+    for (connection& c : connections_) {
+        // Requests hold a connection at most the deadline; none does while Redis is known down.
+        std::unique_lock<std::timed_mutex> lock(c.mutex);
+        if (c.context != nullptr && c.outages_when_connected == outages_.load()) continue;
+        if (c.context != nullptr) redisFree(c.context);  // made before the last outage: its link is dead
+        // Read before connecting: an outage reported meanwhile makes this link stale too.
+        const std::uint64_t outages = outages_.load();
+        std::string why;
+        c.context = open(c.scripts, why);
+        if (c.context == nullptr) return why;
+        c.outages_when_connected = outages;
+    }
+    return std::nullopt;
+}
+
+void redis_key_share::ask_to_open() {
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        needs_opening_ = true;
+    }
+    wake_.notify_all();
+}
+
+void redis_key_share::connect_in_background() {
     std::unique_lock<std::mutex> lock(wake_mutex_);
     for (;;) {
-        wake_.wait(lock, [&] { return stopping_ || !connected_.load(std::memory_order_relaxed); });
+        wake_.wait(lock, [&] { return stopping_ || needs_opening_ || !connected_.load(std::memory_order_relaxed); });
         if (stopping_) return;
-        // Outside the lock, so that requests reporting the outage do not wait for the connect.
+        needs_opening_ = false;
+        // Outside the lock, so that requests reporting an outage do not wait for the connects.
         lock.unlock();
-        loaded_scripts scripts;
-        std::string why;
-        redisContext* context = open(scripts, why);
-        if (context != nullptr) {
-            // Hand the link to the first connection if it is free and has none
-            // fit for use; otherwise it was proof enough that Redis is back.
-            connection& first = connections_.front();
-            std::unique_lock<std::timed_mutex> slot(first.mutex, std::try_to_lock);
-            if (slot.owns_lock() && (first.context == nullptr || first.outages_when_connected != outages_.load())) {
-                if (first.context != nullptr) redisFree(first.context);
-                first.context = std::exchange(context, nullptr);
-                first.scripts = std::move(scripts);
-                first.outages_when_connected = outages_.load();
-            }
-            if (context != nullptr) redisFree(context);
-            report_connected();
+        const std::optional<std::string> failure = open_all();
+        const bool all_open = !failure;
+        if (failure && connected_.load(std::memory_order_relaxed)) report_outage("failed (" + *failure + ")");
+        if (all_open && !connected_.load(std::memory_order_relaxed)) {
+            connected_.store(true, std::memory_order_relaxed);
+            if (outage_logged_.exchange(false))
+                log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
         }
         lock.lock();
-        if (context == nullptr && !connected_.load(std::memory_order_relaxed))
+        if (!all_open) {
+            needs_opening_ = true;
             wake_.wait_for(lock, retry_every_, [&] { return stopping_; });
+        }
     }
 }
 
@@ -269,29 +266,40 @@ std::optional<T> redis_key_share::with_connection(Work&& work) {
     // A free connection if there is one; else wait for one, at most the
     // deadline: a slow Redis holds a few requests for the deadline, and the
     // others give up as quickly instead of queueing behind them.
+    // Never opened here: connecting (a DNS look-up included) is the thread's
+    // work, so a request never waits for more than one command. A connection
+    // not open yet (the first moments after start) or made before an outage
+    // is skipped, and the thread asked to open it.
+    const auto usable = [this](const connection& c) {
+        return c.context != nullptr && c.outages_when_connected == outages_.load();
+    };
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock<std::timed_mutex> lock;
     connection* chosen = nullptr;
+    bool saw_unusable = false;
     for (std::size_t i = 0; i < connections_.size() && chosen == nullptr; ++i) {
         connection& c = connections_[(start + i) % connections_.size()];
         std::unique_lock<std::timed_mutex> attempt(c.mutex, std::try_to_lock);
-        if (attempt.owns_lock()) {
-            lock = std::move(attempt);
-            chosen = &c;
+        if (!attempt.owns_lock()) continue;
+        if (!usable(c)) {
+            saw_unusable = true;
+            continue;
         }
+        lock = std::move(attempt);
+        chosen = &c;
     }
+    if (saw_unusable) ask_to_open();
     if (chosen == nullptr) {
         connection& c = connections_[start % connections_.size()];
         std::unique_lock<std::timed_mutex> attempt(c.mutex, std::defer_lock);
         if (!attempt.try_lock_for(deadline_)) return unavailable();
+        if (!usable(c)) {
+            ask_to_open();
+            return unavailable();
+        }
         lock = std::move(attempt);
         chosen = &c;
     }
-    if (chosen->context != nullptr && chosen->outages_when_connected != outages_.load()) {
-        redisFree(chosen->context);  // made before the last outage: its link is dead
-        chosen->context = nullptr;
-    }
-    if (!ensure_connected(*chosen)) return unavailable();
     std::optional<T> out = work(*chosen);
     if (!out) {
         drop(*chosen, chosen->context->err ? chosen->context->errstr : "unexpected reply");

@@ -29,8 +29,9 @@ namespace proxy {
 /// A `key_state_share` on a few hiredis connections. Every command has a
 /// short deadline; when Redis fails or is slow, calls answer "unavailable" at
 /// once (the pools go on alone) until a background thread has reached Redis
-/// again, trying once a second: no request ever waits for a reconnect. Going
-/// down and coming back are logged once each.
+/// again, trying once a second. Only that thread connects (DNS look-up,
+/// AUTH, SCRIPT LOAD): a request waits for one command at most. Going down
+/// and coming back are logged once each.
 class redis_key_share final : public msgbridge::key_state_share {
 public:
     /// Tries to connect once, within the deadline: a Redis down at start is a
@@ -74,18 +75,21 @@ private:
     };
 
     // Runs `work` on a free connection, or answers nullopt: Redis is known to
-    // be down, none is free within the deadline, or `work` answered nullopt
-    // after an error (the link is then dropped and the outage reported).
+    // be down, no open connection is free within the deadline, or `work`
+    // answered nullopt after an error (the link is then dropped and the
+    // outage reported).
     template <class T, class Work>
     std::optional<T> with_connection(Work&& work);
     // A new link, authenticated, on the right database, scripts loaded; or
     // nullptr with `why` set.
     redisContext* open(loaded_scripts& scripts, std::string& why) const;
-    bool ensure_connected(connection& c);  // c.mutex held
+    // Opens every connection without a current link; the reason of the first
+    // that fails, or nullopt when all are open.
+    std::optional<std::string> open_all();
     void drop(connection& c, std::string_view why);  // c.mutex held
     void report_outage(std::string_view what);
-    void report_connected();
-    void reconnect_in_background();  // the reconnector thread's body
+    void connect_in_background();  // the thread's body
+    void ask_to_open();            // a request found a connection without a current link
 
     const redis_endpoint endpoint_;
     const logger log_;
@@ -96,7 +100,7 @@ private:
     std::atomic<bool> connected_{false};
     std::atomic<bool> outage_logged_{false};  // one line per outage, not one per request or connection
     // Failures seen: a connection made before the last one is stale (Redis
-    // restarted under it) and is replaced quietly rather than failing again.
+    // restarted under it) and is replaced by the thread rather than used.
     std::atomic<std::uint64_t> outages_{0};
     std::atomic<std::uint64_t> unavailable_{0};
     // Names this instance's pacing grants apart from every other's in a
@@ -105,8 +109,9 @@ private:
     std::atomic<std::uint64_t> grants_{0};
 
     std::mutex wake_mutex_;
-    std::condition_variable wake_;  // an outage began, or the destructor runs
+    std::condition_variable wake_;  // an outage began, a connection needs opening, or the destructor runs
     bool stopping_ = false;         // guarded by wake_mutex_
+    bool needs_opening_ = true;     // guarded by wake_mutex_
     std::thread reconnector_;       // last: it starts once everything above is ready
 };
 
