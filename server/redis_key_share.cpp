@@ -239,8 +239,10 @@ void redis_key_share::connect_in_background() {
         needs_opening_ = false;
         // Outside the lock, so that requests reporting an outage do not wait for the connects.
         lock.unlock();
+        const std::uint64_t outages_before = outages_.load();
         const std::optional<std::string> failure = open_all();
-        const bool all_open = !failure;
+        // An outage reported meanwhile left some link stale: another pass, not "connected".
+        const bool all_open = !failure && outages_.load() == outages_before;
         if (failure && connected_.load(std::memory_order_relaxed)) report_outage("failed (" + *failure + ")");
         if (all_open && !connected_.load(std::memory_order_relaxed)) {
             connected_.store(true, std::memory_order_relaxed);
