@@ -225,3 +225,54 @@ TEST_CASE("scale-out: streams through nginx in front of two instances", "[scaleo
     CHECK(a.process->output().find("POST /v1/messages") != std::string::npos);
     CHECK(b.process->output().find("POST /v1/messages") != std::string::npos);
 }
+
+TEST_CASE("scale-out: a reload turns sharing on, moves it to another Redis, and turns it off", "[scaleout]") {
+    if (!installed(redis_binary, "redis-server")) return;
+    redis_server first;
+    redis_server second;
+    redis_probe in_first(first.port);
+    redis_probe in_second(second.port);
+    mock::upstream up([](const mock::recorded&, std::size_t) { return mock::json(200, mock::completion("ok")); });
+    auto cfg = mock::test_config(up.url(), {key(1), key(2)});
+    mock::running_proxy proxy(cfg);
+    auto client = proxy.client();
+    const auto shared_state = [&]() -> std::string {
+        auto res = client.Get("/health");
+        REQUIRE(res);
+        const auto at = res->body.find(R"("shared_state":")");
+        return at == std::string::npos ? "absent" : res->body.substr(at + 16, res->body.find('"', at + 16) - at - 16);
+    };
+    const auto post_ok = [&] {
+        auto res = client.Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+    };
+    const auto reload = [&] {
+        proxy.service().reload(cfg, proxy::make_http_transport(proxy::upstream_settings_from(cfg)));
+    };
+    const std::string cursor = "claude-nvidia-proxy:cursor";
+    CHECK(shared_state() == "absent");
+
+    cfg.redis_url = first.url();
+    reload();
+    CHECK(shared_state() == "ok");
+    post_ok();
+    CHECK(in_first.reply("GET", {cursor}) == "1");
+
+    reload();  // REDIS_URL unchanged: the same connections, no second "connected" line
+    post_ok();
+    CHECK(in_first.reply("GET", {cursor}) == "2");
+    CHECK(mock::child_process::count_of(proxy.log_text(), "Redis at " + first.url() + " connected") == 1);
+
+    cfg.redis_url = second.url();
+    reload();
+    post_ok();
+    CHECK(in_second.reply("GET", {cursor}) == "1");
+    CHECK(in_first.reply("GET", {cursor}) == "2");
+
+    cfg.redis_url.clear();
+    reload();
+    CHECK(shared_state() == "absent");
+    post_ok();
+    CHECK(in_second.reply("GET", {cursor}) == "1");
+}

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <hiredis/hiredis.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -72,6 +74,40 @@ struct redis_server {
     void stop() { process.reset(); }
     /// What logs show of it, without credentials.
     std::string url() const { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
+};
+
+// The test's own look at Redis, through hiredis like the proxy's.
+struct redis_probe {
+    redisContext* context = nullptr;
+    explicit redis_probe(int port, const std::string& password = "") {
+        context = redisConnect("127.0.0.1", port);
+        REQUIRE(context != nullptr);
+        REQUIRE(context->err == 0);
+        if (!password.empty()) REQUIRE(reply("AUTH", {password}) == "OK");
+    }
+    ~redis_probe() { redisFree(context); }
+    redis_probe(const redis_probe&) = delete;
+    redis_probe& operator=(const redis_probe&) = delete;
+
+    // The reply as text: a status, a string, an integer, or the elements of an array joined by '\n'.
+    std::string reply(const std::string& command, const std::vector<std::string>& args = {}) {
+        std::vector<const char*> argv{command.c_str()};
+        std::vector<std::size_t> lengths{command.size()};
+        for (const auto& arg : args) {
+            argv.push_back(arg.c_str());
+            lengths.push_back(arg.size());
+        }
+        auto* r = static_cast<redisReply*>(
+            redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+        REQUIRE(r != nullptr);
+        std::string out;
+        if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
+        else if (r->type == REDIS_REPLY_ARRAY) {
+            for (std::size_t i = 0; i < r->elements; ++i) out += std::string(r->element[i]->str, r->element[i]->len) + "\n";
+        } else if (r->str != nullptr) out.assign(r->str, r->len);
+        freeReplyObject(r);
+        return out;
+    }
 };
 
 }  // namespace redis_test
