@@ -34,8 +34,9 @@ namespace proxy {
 /// and coming back are logged once each.
 class redis_key_share final : public msgbridge::key_state_share {
 public:
-    /// Tries to connect once, within the deadline: a Redis down at start is a
-    /// degraded state, not a failed start. `connections`: how many requests
+    /// Opens every connection now, each within the deadline (the thread
+    /// retries if one fails): a Redis down at start is a degraded state, not
+    /// a failed start. `connections`: how many requests
     /// may talk to Redis at once (one connection each; hiredis's are not
     /// thread-safe). With one, every request waits for the others' round trips.
     /// `retry_every`: how often the background thread tries to reconnect.
