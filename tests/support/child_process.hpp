@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,9 +28,6 @@ public:
         pid_ = fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
-            // A test that dies (a sanitizer halting it, a crash) takes its
-            // children with it: no redis-server or proxy is left behind.
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
             dup2(out[1], 1);
             dup2(out[1], 2);
             close(out[0]);
