@@ -190,10 +190,8 @@ http_response service::status_page(const settings_generation& current) const {
     view.now = std::chrono::system_clock::now();
     view.upstream = upstream_health_.read(degraded_rule_of(current.cfg));
     view.keys = current.keys.stats();
-    if (current.shared_state) {
-        const shared_state_reading reading = current.shared_state->reading();
-        view.shared = shared_state_view{current.shared_state->endpoint().shown, reading.connected, reading.unavailable};
-    }
+    if (current.shared_state)
+        view.shared = shared_state_view{current.shared_state->endpoint().shown, current.shared_state->reading()};
     view.models = board_.models();
     view.recent = board_.recent();
     {

@@ -140,9 +140,8 @@ redis_key_share::redis_key_share(redis_endpoint endpoint, logger log, std::chron
     if (const auto why = open_all()) {
         report_outage("failed (" + *why + ")");  // the thread tries again
     } else {
-        connected_.store(true);
         needs_opening_ = false;
-        log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
+        resume_sharing();
     }
     reconnector_ = std::thread([this] { connect_in_background(); });
 }
@@ -169,6 +168,12 @@ void redis_key_share::report_outage(std::string_view what) {
         log_.line("shared key state: Redis at " + endpoint_.shown + " " + std::string(what) +
                       "; each instance keeps its own key state until it is back (/health: shared_state degraded)",
                   log_level::warn);
+}
+
+void redis_key_share::resume_sharing() {
+    connected_.store(true, std::memory_order_relaxed);
+    outage_logged_.store(false);
+    log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
 }
 
 redisContext* redis_key_share::open(loaded_scripts& scripts, std::string& why) const {
@@ -244,11 +249,7 @@ void redis_key_share::connect_in_background() {
         // An outage reported meanwhile left some link stale: another pass, not "connected".
         const bool all_open = !failure && outages_.load() == outages_before;
         if (failure && connected_.load(std::memory_order_relaxed)) report_outage("failed (" + *failure + ")");
-        if (all_open && !connected_.load(std::memory_order_relaxed)) {
-            connected_.store(true, std::memory_order_relaxed);
-            if (outage_logged_.exchange(false))
-                log_.line("shared key state: Redis at " + endpoint_.shown + " connected; key state is shared");
-        }
+        if (all_open && !connected_.load(std::memory_order_relaxed)) resume_sharing();
         lock.lock();
         if (!all_open) {
             needs_opening_ = true;
@@ -317,7 +318,8 @@ std::optional<msgbridge::shared_key_view> redis_key_share::view(const std::vecto
     args.emplace_back(cursor_renew_every);
     args.emplace_back(cursor_lifetime_ms);
     return with_connection<msgbridge::shared_key_view>([&](connection& c) -> std::optional<msgbridge::shared_key_view> {
-        const reply_ptr reply = run_script(c.context, c.scripts.view, view_script, args);
+        // Called once: the arguments are not needed afterwards.
+        const reply_ptr reply = run_script(c.context, c.scripts.view, view_script, std::move(args));
         if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + 2 * ids.size())
             return std::nullopt;
         msgbridge::shared_key_view out;

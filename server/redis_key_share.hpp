@@ -89,6 +89,7 @@ private:
     std::optional<std::string> open_all();
     void drop(connection& c, std::string_view why);  // c.mutex held
     void report_outage(std::string_view what);
+    void resume_sharing();  // every connection is open: share again, and say so once
     void connect_in_background();  // the thread's body
     void ask_to_open();            // a request found a connection without a current link
 

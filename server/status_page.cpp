@@ -116,14 +116,14 @@ std::string degraded_banner(const upstream_health::report& health) {
 
 std::string key_sharing(const std::optional<shared_state_view>& shared) {
     if (!shared) return badge("muted", "this instance only");
-    return (shared->connected ? badge("ok", "shared") : badge("bad", "not shared now")) + " <code>" +
+    return (shared->reading.connected ? badge("ok", "shared") : badge("bad", "not shared now")) + " <code>" +
            escaped(shared->where) + "</code>";
 }
 
 std::string shared_state_banner(const std::optional<shared_state_view>& shared) {
-    if (!shared || shared->connected) return {};
+    if (!shared || shared->reading.connected) return {};
     return "<p class=\"banner\">Redis at <code>" + escaped(shared->where) +
-           "</code> cannot be reached: this instance decides on its own key state (" + count(shared->unavailable) +
+           "</code> cannot be reached: this instance decides on its own key state (" + count(shared->reading.unavailable) +
            " calls answered locally since start), so instances may together exceed a key's budget. Sharing "
            "resumes by itself when Redis is back; <code>/health</code> reports <code>degraded</code> until then.</p>";
 }

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +13,7 @@
 #include <msgbridge/keys.hpp>
 
 #include "http_types.hpp"
+#include "metrics.hpp"
 #include "status_board.hpp"
 #include "upstream_health.hpp"
 
@@ -29,8 +29,7 @@ struct open_stream {
 /// The key state shared with other instances (REDIS_URL).
 struct shared_state_view {
     std::string where;  ///< the Redis URL without credentials
-    bool connected = false;
-    std::uint64_t unavailable = 0;  ///< key pool calls it did not answer since start
+    shared_state_reading reading;
 };
 
 /// Everything the page shows, read at one moment.

@@ -164,14 +164,14 @@ TEST_CASE("status: the page says whether key state is shared, and warns while Re
         CHECK_FALSE(contains(page, "cannot be reached"));
     }
     SECTION("shared and reachable") {
-        view.shared = proxy::shared_state_view{"redis://***@10.0.0.5:6379/0", true, 0};
+        view.shared = proxy::shared_state_view{"redis://***@10.0.0.5:6379/0", {true, 0}};
         const std::string page = proxy::render_status_page(view);
         CHECK(contains(page, ">shared<"));
         CHECK(contains(page, "redis://***@10.0.0.5:6379/0"));
         CHECK_FALSE(contains(page, "cannot be reached"));
     }
     SECTION("shared, Redis away: a banner with the count of calls answered locally") {
-        view.shared = proxy::shared_state_view{"redis://<b>host</b>:6379/0", false, 1234};
+        view.shared = proxy::shared_state_view{"redis://<b>host</b>:6379/0", {false, 1234}};
         const std::string page = proxy::render_status_page(view);
         CHECK(contains(page, "not shared now"));
         CHECK(contains(page, "cannot be reached"));
