@@ -41,7 +41,17 @@ constexpr auto chromium_patience = std::chrono::seconds(90);
 // ends Chromium's helper processes too, not only the one we started.
 class browser_run {
 public:
-    browser_run(std::vector<std::string> args, const std::string& home, const std::string& output_file) {
+    browser_run(std::vector<std::string> args, const std::string& home, const std::string& output_file)
+        : args_(std::move(args)),
+          env_{"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + home + "/.config",
+               "XDG_CACHE_HOME=" + home + "/.cache"},
+          stderr_file_(output_file + ".stderr") {
+        // Built before fork(): the child of a threaded process must not allocate.
+        std::vector<char*> argv, envp;
+        for (auto& a : args_) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        for (auto& e : env_) envp.push_back(e.data());
+        envp.push_back(nullptr);
         pid_ = fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
@@ -49,15 +59,8 @@ public:
             const int out = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             if (out < 0) _exit(127);
             dup2(out, 1);
-            const int err = open((output_file + ".stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            const int err = open(stderr_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             if (err >= 0) dup2(err, 2);
-            std::vector<std::string> env = {"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + home + "/.config",
-                                            "XDG_CACHE_HOME=" + home + "/.cache"};
-            std::vector<char*> argv, envp;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            for (auto& e : env) envp.push_back(e.data());
-            envp.push_back(nullptr);
             execve(argv[0], argv.data(), envp.data());
             _exit(127);
         }
@@ -87,6 +90,8 @@ public:
     }
 
 private:
+    std::vector<std::string> args_, env_;
+    std::string stderr_file_;
     pid_t pid_ = -1;
     bool exited_ = false;
 };

@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,24 +25,31 @@ namespace mock {
 // Runs the binary with exactly `env` (plus PATH) in `cwd`; collects stderr and stdout.
 class child_process {
 public:
-    child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& cwd = "/tmp") {
+    child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& cwd = "/tmp")
+        : args_(std::move(args)), env_(std::move(env)), cwd_(cwd) {
+        // Everything the child needs is built here, before fork(): the child of a
+        // threaded process may only make async-signal-safe calls until it execs.
+        // An allocation there can wait forever on a lock another thread of ours
+        // held at the fork (seen under ASan: a proxy that never started).
+        env_.push_back("PATH=/usr/bin:/bin");
+        std::vector<char*> argv, envp;
+        for (auto& a : args_) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        for (auto& e : env_) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        const pid_t parent = getpid();
         int out[2];
-        REQUIRE(pipe(out) == 0);
+        REQUIRE(pipe2(out, O_CLOEXEC) == 0);  // no other child inherits this pipe
         pid_ = fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
-            dup2(out[1], 1);
+            // Dies with the test, even one killed by a timeout. The raw syscall:
+            // sanitizers intercept prctl() itself.
+            syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (getppid() != parent) _exit(127);  // the test ended before prctl
+            dup2(out[1], 1);  // dup2 clears O_CLOEXEC on 1 and 2
             dup2(out[1], 2);
-            close(out[0]);
-            close(out[1]);
-            if (chdir(cwd.c_str()) != 0) _exit(127);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            env.push_back("PATH=/usr/bin:/bin");
-            std::vector<char*> envp;
-            for (auto& e : env) envp.push_back(e.data());
-            envp.push_back(nullptr);
+            if (chdir(cwd_.c_str()) != 0) _exit(127);
             execve(argv[0], argv.data(), envp.data());
             _exit(127);
         }
@@ -96,7 +106,11 @@ public:
     }
     /// The port from the "listening on host:port" line.
     int port() {
-        if (!wait_for("listening on ")) return -1;
+        if (!wait_for("listening on ")) {
+            // Shown with the test's next assertion: why it never listened.
+            UNSCOPED_INFO("the child never said 'listening on'; its output:\n" << output());
+            return -1;
+        }
         auto text = output();
         auto at = text.find("listening on ");
         auto colon = text.find(':', at + 13);
@@ -104,6 +118,8 @@ public:
     }
 
 private:
+    std::vector<std::string> args_, env_;
+    std::string cwd_;
     pid_t pid_ = -1;
     bool exited_ = false;
     std::thread reader_;
