@@ -396,6 +396,7 @@ void apply_config_json(const std::string& json_text, const std::string& origin, 
         else if (key == "keep_alive_timeout_seconds") cfg.keep_alive_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "client_read_timeout_seconds") cfg.client_read_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
         else if (key == "client_header_timeout_seconds") cfg.client_header_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 3600));
+        else if (key == "client_body_timeout_seconds") cfg.client_body_timeout_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "max_upstream_response_bytes") cfg.max_upstream_response_bytes = get_unsigned(ctx, key, v, 1024, std::uint64_t{1} << 40);
         else if (key == "max_retry_after_seconds") cfg.max_retry_after_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
         else if (key == "auth_quarantine_base_seconds") cfg.auth_quarantine_base_seconds = static_cast<unsigned>(get_unsigned(ctx, key, v, 1, 86400));
@@ -637,6 +638,7 @@ config load_config(const env_lookup& env, const std::string& config_path_overrid
     if (auto v = get("SHUTDOWN_GRACE_SECONDS")) cfg.shutdown_grace_seconds = static_cast<unsigned>(parse_unsigned("SHUTDOWN_GRACE_SECONDS", *v, 0, 3600));
     if (auto v = get("CLIENT_READ_TIMEOUT_SECONDS")) cfg.client_read_timeout_seconds = static_cast<unsigned>(parse_unsigned("CLIENT_READ_TIMEOUT_SECONDS", *v, 1, 3600));
     if (auto v = get("CLIENT_HEADER_TIMEOUT_SECONDS")) cfg.client_header_timeout_seconds = static_cast<unsigned>(parse_unsigned("CLIENT_HEADER_TIMEOUT_SECONDS", *v, 1, 3600));
+    if (auto v = get("CLIENT_BODY_TIMEOUT_SECONDS")) cfg.client_body_timeout_seconds = static_cast<unsigned>(parse_unsigned("CLIENT_BODY_TIMEOUT_SECONDS", *v, 1, 86400));
     if (auto v = get("MAX_UPSTREAM_RESPONSE_BYTES")) cfg.max_upstream_response_bytes = parse_unsigned("MAX_UPSTREAM_RESPONSE_BYTES", *v, 1024, std::uint64_t{1} << 40);
     if (auto v = get("MAX_RETRY_AFTER_SECONDS")) cfg.max_retry_after_seconds = static_cast<unsigned>(parse_unsigned("MAX_RETRY_AFTER_SECONDS", *v, 1, 86400));
     if (auto v = get("AUTH_QUARANTINE_BASE_SECONDS")) cfg.auth_quarantine_base_seconds = static_cast<unsigned>(parse_unsigned("AUTH_QUARANTINE_BASE_SECONDS", *v, 1, 86400));
@@ -731,6 +733,8 @@ std::vector<std::string> keep_startup_settings(const config& running, config& re
          "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds");
     keep(reloaded.client_header_timeout_seconds, running.client_header_timeout_seconds,
          "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds");
+    keep(reloaded.client_body_timeout_seconds, running.client_body_timeout_seconds,
+         "CLIENT_BODY_TIMEOUT_SECONDS/client_body_timeout_seconds");
     keep(reloaded.log_format, running.log_format, "LOG_FORMAT/log_format");
     return differed;
 }
@@ -828,6 +832,7 @@ Reads config.json (CONFIG_PATH, default ./config.json), then the environment:
   SHUTDOWN_GRACE_SECONDS          SIGINT/SIGTERM: time for running streams (default 30)
   CLIENT_READ_TIMEOUT_SECONDS     longest silence while reading a client's request body (default 30)
   CLIENT_HEADER_TIMEOUT_SECONDS   time a request head has to arrive whole (default 10)
+  CLIENT_BODY_TIMEOUT_SECONDS     time a request body has to arrive whole, once its head has (default 300)
   MAX_UPSTREAM_RESPONSE_BYTES     one upstream answer (stream or not) is cut above this (default 268435456)
   MAX_RETRY_AFTER_SECONDS         longest key cooldown an upstream Retry-After can ask for (default 300)
   AUTH_QUARANTINE_BASE_SECONDS    first quarantine of a key after 401/403, doubling per repeat (default 5)

@@ -90,6 +90,7 @@ struct config {
     unsigned keep_alive_timeout_seconds = 5;     ///< idle inbound keep-alive connections (shutdown waits this long at most)
     unsigned client_read_timeout_seconds = 30;   ///< longest silence while reading a client's request body (slow clients are cut)
     unsigned client_header_timeout_seconds = 10; ///< a request head must arrive whole within this (slowloris)
+    unsigned client_body_timeout_seconds = 300;  ///< a request body must arrive whole within this, once its head has
     std::size_t max_upstream_response_bytes = std::size_t{256} << 20;  ///< one upstream answer larger than this is cut
     unsigned max_retry_after_seconds = 300;      ///< longest cooldown an upstream Retry-After can put on a key
     unsigned auth_quarantine_base_seconds = 5;   ///< first quarantine of a key after 401/403; doubles per repeat

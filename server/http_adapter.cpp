@@ -28,6 +28,9 @@ struct connection_state {
     // Set when httplib refused a request it could not read whole: the
     // connection's framing is lost, so answer and hang up rather than read on.
     bool close_after_response = false;
+    // The connection's stream, to tell a body cut by its deadline from a
+    // malformed one when httplib reports only that the read failed.
+    const socket_stream* stream = nullptr;
 };
 thread_local connection_state* current_connection = nullptr;
 
@@ -284,6 +287,11 @@ struct http_server::impl {
                " is larger than the limit of " + std::to_string(cfg.max_body_bytes) + " bytes (MAX_BODY_BYTES)";
     }
 
+    std::string body_timeout_message() const {
+        return "the request body did not arrive within " + std::to_string(cfg.client_body_timeout_seconds) +
+               " s (CLIENT_BODY_TIMEOUT_SECONDS)";
+    }
+
     screening screen(int fd, std::string_view head_text) {
         screening out;
         if (auto err = parse_request_head(head_text, heads, out.head)) {
@@ -333,11 +341,13 @@ struct http_server::impl {
     // On a worker: serves the connection's requests while they arrive back
     // to back, then returns it to the watcher.
     void serve(std::unique_ptr<client_connection> conn, request_head head, std::size_t head_size) {
-        connection_state state{conn->link};
-        current_connection = &state;
         socket_stream stream(conn->fd, conn->received);
+        connection_state state{conn->link, false, &stream};
+        current_connection = &state;
         enum class ending { wait_for_next, close, close_after_refusal } end = ending::close;
         for (;;) {
+            stream.set_read_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(cfg.client_body_timeout_seconds),
+                                     server.read_timeout());
             if (head.chunked && !dechunk(*conn, stream, head, head_size)) {
                 end = ending::close_after_refusal;
                 break;
@@ -347,6 +357,7 @@ struct http_server::impl {
             stream.begin_response();
             bool ok = server.serve(stream, last || !head.keep_alive, connection_closed);
             ok = stream.flush() && ok;
+            stream.clear_read_deadline();
             if (state.close_after_response) end = ending::close_after_refusal;
             if (!ok || connection_closed || last || !head.keep_alive || state.close_after_response ||
                 server.listener_gone())
@@ -402,7 +413,10 @@ struct http_server::impl {
                 send_answer(stream, refuse(conn.fd, err.status, err.status == 413 ? body_limit_message() : err.message, method, path));
                 return false;
             }
-            if (stream.fill() <= 0) return false;  // the client left, or went silent past the read timeout
+            if (stream.fill() <= 0) {
+                if (stream.deadline_passed()) send_answer(stream, refuse(conn.fd, 408, body_timeout_message(), method, path));
+                return false;  // else the client left, or went silent past the read timeout
+            }
         }
         rebuilt.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
         conn.received.prepend(rebuilt, body);  // what follows the body (a pipelined request) stays after it
@@ -449,8 +463,12 @@ struct http_server::impl {
             if (!res.has_header("request-id")) res.set_header("request-id", make_request_id());
             if (httplib_seam::has_content(res))
                 return httplib::Server::HandlerResponse::Unhandled;
-            msgbridge::error err{msgbridge::error_type_for_status(res.status), res.status,
-                                 default_message(res.status, cfg)};
+            std::string message = default_message(res.status, cfg);
+            if (current_connection && current_connection->stream && current_connection->stream->deadline_passed()) {
+                res.status = 408;  // httplib says 400 for any body it could not read
+                message = body_timeout_message();
+            }
+            msgbridge::error err{msgbridge::error_type_for_status(res.status), res.status, std::move(message)};
             // httplib's own refusals (malformed request, body too large, URI
             // too long) may leave request bytes unread: close after answering.
             if (current_connection) {

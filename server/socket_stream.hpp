@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <httplib.h>
@@ -50,6 +51,20 @@ public:
 
     /// The next write is a response's head.
     void begin_response() { head_written_ = false; }
+
+    /// Reads fail once `deadline` has passed (a body that trickles in, each
+    /// byte within the read timeout, would otherwise hold its worker for as
+    /// long as the client likes). `read_timeout` is the socket's own bound on
+    /// one blocked recv: while the deadline is further away than that, recv
+    /// needs no poll before it.
+    void set_read_deadline(std::chrono::steady_clock::time_point deadline, std::chrono::microseconds read_timeout) {
+        deadline_ = deadline;
+        read_timeout_ = read_timeout;
+        deadline_passed_ = false;
+    }
+    void clear_read_deadline() { deadline_.reset(); }
+    /// A read failed because the deadline had passed.
+    bool deadline_passed() const { return deadline_passed_; }
 
     /// Sends what is held back.
     bool flush() {
@@ -127,10 +142,31 @@ public:
 
 private:
     ssize_t receive(char* ptr, std::size_t size) {
+        if (deadline_ && !before_deadline()) {
+            deadline_passed_ = true;
+            errno = ETIMEDOUT;
+            return -1;
+        }
         for (;;) {
             ssize_t n = ::recv(fd_, ptr, size, 0);
             if (n < 0 && errno == EINTR) continue;
             return n;  // -1 with EAGAIN: the read timeout passed
+        }
+    }
+
+    // Whether bytes arrive before the deadline: at once when a blocked recv
+    // cannot outlast it, else by waiting for them until the deadline.
+    bool before_deadline() {
+        using namespace std::chrono;
+        for (;;) {
+            const auto left = duration_cast<milliseconds>(*deadline_ - steady_clock::now());
+            if (left <= milliseconds(0)) return false;
+            if (left >= read_timeout_) return true;
+            pollfd p{fd_, POLLIN, 0};
+            const int ready = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+            if (ready > 0) return true;
+            if (ready == 0) return false;
+            if (errno != EINTR) return true;  // let recv report it
         }
     }
 
@@ -190,6 +226,9 @@ private:
     std::string held_;
     bool head_written_ = false;
     bool broken_ = false;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+    std::chrono::microseconds read_timeout_{0};
+    bool deadline_passed_ = false;
     mutable std::string remote_ip_, local_ip_;
     mutable int remote_port_ = -1, local_port_ = -1;
 };

@@ -374,13 +374,15 @@ TEST_CASE("config: a reload keeps the settings bound at start and names those it
     SECTION("each changed one is named and keeps its running value; reloadable ones change") {
         const temp_file file(R"({"addr": ":4000", "max_connections": 7, "max_body_bytes": 4096,
                                  "keep_alive_timeout_seconds": 9, "client_read_timeout_seconds": 11,
-                                 "client_header_timeout_seconds": 13, "upstream_timeout_seconds": 12})");
+                                 "client_header_timeout_seconds": 13, "client_body_timeout_seconds": 14,
+                                 "upstream_timeout_seconds": 12})");
         auto reloaded = proxy::load_config(env_of({}), file.path);
         CHECK(proxy::keep_startup_settings(running, reloaded) ==
               std::vector<std::string>{"ADDR/addr", "MAX_CONNECTIONS/max_connections", "MAX_BODY_BYTES/max_body_bytes",
                                        "keep_alive_timeout_seconds",
                                        "CLIENT_READ_TIMEOUT_SECONDS/client_read_timeout_seconds",
-                                       "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds"});
+                                       "CLIENT_HEADER_TIMEOUT_SECONDS/client_header_timeout_seconds",
+                                       "CLIENT_BODY_TIMEOUT_SECONDS/client_body_timeout_seconds"});
         CHECK(reloaded.addr == "127.0.0.1:0");
         CHECK(reloaded.listen_host == "127.0.0.1");
         CHECK(reloaded.listen_port == 0);
@@ -389,6 +391,7 @@ TEST_CASE("config: a reload keeps the settings bound at start and names those it
         CHECK(reloaded.keep_alive_timeout_seconds == running.keep_alive_timeout_seconds);
         CHECK(reloaded.client_read_timeout_seconds == running.client_read_timeout_seconds);
         CHECK(reloaded.client_header_timeout_seconds == running.client_header_timeout_seconds);
+        CHECK(reloaded.client_body_timeout_seconds == running.client_body_timeout_seconds);
         CHECK(reloaded.upstream_timeout_seconds == 12);
     }
 }

@@ -62,6 +62,28 @@ TEST_CASE("config: client_read_timeout_seconds and max_upstream_response_bytes",
     }
 }
 
+TEST_CASE("config: client_body_timeout_seconds", "[server][config]") {
+    SECTION("default: 300 s") {
+        CHECK(proxy::load_config(vars({{"CONFIG_PATH", ""}}), "").client_body_timeout_seconds == 300);
+    }
+    SECTION("config.json, then the environment over it") {
+        proxy::config cfg;
+        proxy::apply_config_json(R"({"client_body_timeout_seconds":45})", "t.json", cfg);
+        CHECK(cfg.client_body_timeout_seconds == 45);
+        auto env = proxy::load_config(vars({{"CONFIG_PATH", ""}, {"CLIENT_BODY_TIMEOUT_SECONDS", "86400"}}), "");
+        CHECK(env.client_body_timeout_seconds == 86400);
+    }
+    SECTION("out of range: one line naming the setting and the bound") {
+        auto zero = error_text([] { (void)proxy::load_config(vars({{"CLIENT_BODY_TIMEOUT_SECONDS", "0"}}), ""); });
+        CHECK(zero.find("CLIENT_BODY_TIMEOUT_SECONDS") != std::string::npos);
+        CHECK(zero.find("at least 1") != std::string::npos);
+        proxy::config cfg;
+        auto big = error_text([&] { proxy::apply_config_json(R"({"client_body_timeout_seconds":86401})", "t.json", cfg); });
+        CHECK(big.find("client_body_timeout_seconds") != std::string::npos);
+    }
+    SECTION("--help lists it") { CHECK(proxy::help_text().find("CLIENT_BODY_TIMEOUT_SECONDS") != std::string::npos); }
+}
+
 TEST_CASE("config: max_retry_after_seconds and the auth quarantine's base and maximum", "[server][config][keys]") {
     SECTION("defaults: Retry-After honoured up to 5 min, quarantine from 5 s up to 15 min") {
         auto cfg = proxy::load_config(vars({{"CONFIG_PATH", ""}}), "");

@@ -49,16 +49,6 @@ mock::reply normal_answer(const mock::recorded& r) {
     return mock::json(200, mock::completion("served"));
 }
 
-// Waits (bounded by the safety net) until the proxy serves exactly `n` connections.
-bool wait_active_connections(mock::running_proxy& proxy, std::size_t n) {
-    auto until = std::chrono::steady_clock::now() + mock::patience;
-    while (std::chrono::steady_clock::now() < until) {
-        if (proxy.server().active_connections() == n) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-}
-
 }  // namespace
 
 TEST_CASE("client faults: a client that leaves before or during its body costs no upstream request",
@@ -85,7 +75,7 @@ TEST_CASE("client faults: a client that leaves before or during its body costs n
         REQUIRE(c.send("POST /v1/mess"));
         c.close();
     }
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(up.requests().empty());
     check_serves(proxy);
     CHECK(up.requests().size() == 1);
@@ -116,7 +106,7 @@ TEST_CASE("client faults: a client that leaves after its request, before the ans
     // The proxy finds the client gone at its next write and cancels the upstream request.
     CHECK(up.wait_closed_by_client(1));
     CHECK(proxy.wait_for_log("client=disconnected"));
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(proxy.service().active_streams() == 0);
     check_serves(proxy);
 }
@@ -148,7 +138,7 @@ TEST_CASE("client faults: a client that leaves before the upstream answered canc
     }
     CHECK(up.wait_closed_by_peer(1));
     CHECK(proxy.wait_for_log("client=disconnected"));
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(proxy.service().active_streams() == 0);
     CHECK(up.connections() == 1);  // cancelled, not retried
 }
@@ -182,7 +172,7 @@ TEST_CASE("client faults: a client that leaves mid-stream cancels the upstream r
     }
     CHECK(up.wait_closed_by_client(1));
     CHECK(proxy.wait_for_log("client=disconnected"));
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(proxy.service().active_streams() == 0);
     check_serves(proxy);
 }
@@ -209,7 +199,7 @@ TEST_CASE("client faults: slow clients are cut by the read timeout without holdi
         }
     }
     // Every slow client occupies a connection now; a normal request is still answered.
-    REQUIRE(wait_active_connections(proxy, slow_clients));
+    REQUIRE(proxy.wait_active_connections(slow_clients));
     check_serves(proxy);
     auto streamed = mock::post_stream(proxy.port(), "/v1/messages", mock::messages_body(true));
     CHECK(streamed.status == 200);
@@ -223,7 +213,7 @@ TEST_CASE("client faults: slow clients are cut by the read timeout without holdi
         // Either no answer at all or an error status: never a 200.
         CHECK(got.find(" 200 ") == std::string::npos);
     }
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(up.requests().size() == 2);
 }
 
@@ -248,7 +238,7 @@ TEST_CASE("client faults: 2000 sequential requests leave descriptors and threads
         for (int i = 0; i < 20; ++i) REQUIRE(c.Post("/v1/messages", body, "application/json")->status == 200);
         for (int i = 0; i < 5; ++i) REQUIRE(one_streamed());
     }
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     const std::size_t fds_before = mock::open_fds();
     const std::size_t threads_before = mock::thread_count();
     REQUIRE(fds_before > 0);
@@ -285,7 +275,7 @@ TEST_CASE("client faults: 2000 sequential requests leave descriptors and threads
         }
         CHECK(ok == requests_per_mode);
     }
-    REQUIRE(wait_active_connections(proxy, 0));
+    REQUIRE(proxy.wait_active_connections(0));
     CHECK(proxy.service().active_streams() == 0);
     const std::size_t fds_after = mock::open_fds();
     const std::size_t threads_after = mock::thread_count();

@@ -288,6 +288,57 @@ TEST_CASE("hardening: a head that does not arrive within CLIENT_HEADER_TIMEOUT_S
     CHECK(up.requests().empty());
 }
 
+TEST_CASE("hardening: a body that does not arrive within CLIENT_BODY_TIMEOUT_SECONDS gets 408 and a close",
+          "[server][hardening]") {
+    mock::upstream up([](const mock::recorded& r, std::size_t) { return normal_answer(r); });
+    auto cfg = hardening_config(up.url());
+    cfg.client_body_timeout_seconds = 1;
+    cfg.client_read_timeout_seconds = 30;  // each byte comes well within this: only the body deadline can end it
+    mock::running_proxy proxy(cfg);
+    const std::string body = R"({"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":")" +
+                             std::string(400, 'x') + R"("}]})";
+
+    // The head at once, then the body one byte every 50 ms: it would take over 20 s to arrive whole.
+    auto trickle = [&](const std::string& head, const std::string& framed_body) {
+        raw_client c(proxy.port());
+        REQUIRE(c.send(head));
+        std::size_t sent = 0;
+        for (; sent < framed_body.size(); ++sent) {
+            if (!c.send(framed_body.substr(sent, 1))) break;
+            pollfd p{c.fd(), POLLIN, 0};
+            if (::poll(&p, 1, 50) > 0) break;  // the proxy answered
+        }
+        CHECK(sent < framed_body.size());
+        bool closed = false;
+        std::string answer = c.read_until_closed(closed);
+        CHECK(closed);
+        return answer;
+    };
+    auto check_refusal = [](const std::string& answer) {
+        INFO(answer);
+        CHECK(status_line(answer) == "HTTP/1.1 408 Request Timeout");
+        CHECK(answer.find("Connection: close") != std::string::npos);
+        CHECK(answer.find("request-id: req_") != std::string::npos);
+        CHECK(answer.find(R"({"type":"error","error":{"type":"invalid_request_error","message":"the request body did not )"
+                          R"x(arrive within 1 s (CLIENT_BODY_TIMEOUT_SECONDS)"}})x") != std::string::npos);
+    };
+    SECTION("Content-Length") {
+        check_refusal(trickle(head_for("Content-Length: " + std::to_string(body.size()) + "\r\n"), body));
+    }
+    SECTION("chunked: each byte its own chunk") {
+        std::string chunks;
+        for (char ch : body) chunks += "1\r\n" + std::string(1, ch) + "\r\n";
+        check_refusal(trickle(head_for("Transfer-Encoding: chunked\r\n"), chunks + "0\r\n\r\n"));
+    }
+    CHECK(up.requests().empty());
+    CHECK(proxy.wait_for_log("408"));
+    REQUIRE(proxy.wait_active_connections(0));  // the worker is free again
+    // The deadline is per request: a body sent at once on a kept-alive connection is served after it.
+    auto c = proxy.client();
+    c.set_keep_alive(true);
+    for (int i = 0; i < 3; ++i) CHECK(c.Post("/v1/messages", body, "application/json")->status == 200);
+}
+
 TEST_CASE("hardening: thousands of slow sockets hold no thread; /health and 529 keep answering",
           "[server][hardening][overload]") {
     const std::size_t fd_limit = raise_fd_limit();

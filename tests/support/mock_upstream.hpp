@@ -371,6 +371,16 @@ public:
         });
     }
 
+    /// Waits until the proxy serves exactly `n` connections; false if the safety net expired.
+    bool wait_active_connections(std::size_t n) {
+        const auto until = std::chrono::steady_clock::now() + patience;
+        while (std::chrono::steady_clock::now() < until) {
+            if (server_->active_connections() == n) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        return false;
+    }
+
 private:
     proxy::config cfg_;
     std::unique_ptr<proxy::service> svc_;
