@@ -478,6 +478,7 @@ struct http_server::impl {
             res.set_content(msgbridge::to_json(err), "application/json");
             const std::string id = res.get_header_value("request-id");
             const std::string route = req.path.empty() ? std::string() : route_label(req.path);
+            svc.counters().observe_refusal(route, res.status);
             svc.settings()->log.request({id, req.remote_addr, req.method.empty() ? "-" : req.method,
                                          req.path.empty() ? "-" : req.path, route, res.status, {}, res.body});
             return httplib::Server::HandlerResponse::Handled;

@@ -333,6 +333,10 @@ TEST_CASE("hardening: a body that does not arrive within CLIENT_BODY_TIMEOUT_SEC
     CHECK(up.requests().empty());
     CHECK(proxy.wait_for_log("408"));
     REQUIRE(proxy.wait_active_connections(0));  // the worker is free again
+    const auto metrics = proxy.client().Get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metrics->body.find(R"(claude_nvidia_proxy_requests_total{model="",route="/v1/messages",status="408"} 1)") !=
+          std::string::npos);
     // The deadline is per request: a body sent at once on a kept-alive connection is served after it.
     auto c = proxy.client();
     c.set_keep_alive(true);
