@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "http_types.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 
@@ -32,6 +33,31 @@ http_response sse_response(std::unique_ptr<body_stream> stream) {
     res.headers.emplace_back("X-Accel-Buffering", "no");
     res.stream = std::move(stream);
     return res;
+}
+
+void add_warning_headers(http_response& res, const std::vector<std::string>& warnings) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const std::size_t shown = std::min(warnings.size(), max_warning_headers);
+    for (std::size_t i = 0; i < shown; ++i) {
+        std::string value;
+        value.reserve(warnings[i].size());
+        for (unsigned char c : warnings[i]) {
+            if (value.size() + 6 > max_warning_header_chars) {  // room for this byte encoded, and "..."
+                value += "...";
+                break;
+            }
+            if (c >= 0x20 && c < 0x7f && c != '%') {
+                value += static_cast<char>(c);
+            } else {
+                value += '%';
+                value += hex[c >> 4];
+                value += hex[c & 0xf];
+            }
+        }
+        res.headers.emplace_back("x-proxy-warning", std::move(value));
+    }
+    if (warnings.size() > shown)
+        res.headers.emplace_back("x-proxy-warning", std::to_string(warnings.size() - shown) + " more in the proxy's log");
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <msgbridge/error.hpp>
 
@@ -92,6 +93,16 @@ http_response error_response(const msgbridge::error& err);
 /// An SSE answer that sends what `stream` produces, with the headers that
 /// keep proxies from buffering it.
 http_response sse_response(std::unique_ptr<body_stream> stream);
+
+/// Adds one `x-proxy-warning` header per converter warning (what the request
+/// lost or had changed on its way upstream), so a client sees what the log
+/// says. Bytes outside printable ASCII, and '%', are percent-encoded (the
+/// warnings quote tool and model names); at most `max_warning_headers`
+/// headers of `max_warning_header_chars` each, then one saying how many more
+/// the log has.
+void add_warning_headers(http_response& res, const std::vector<std::string>& warnings);
+inline constexpr std::size_t max_warning_headers = 16;
+inline constexpr std::size_t max_warning_header_chars = 1024;
 
 /// ASCII case-insensitive equality (header names, the `Bearer` scheme).
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept;

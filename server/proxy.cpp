@@ -250,8 +250,11 @@ http_response service::messages(const http_request& request, const generation& c
         return error_response(msgbridge::make_error(msgbridge::error_type::overloaded_error,
                                                     "the proxy is shutting down; retry the request"));
     }
-    if (conv.stream) return stream_messages(request, current, std::move(conv));
-    return complete_messages(request, *current, std::move(conv), started);
+    const std::vector<std::string> warnings = std::move(conv.warnings);
+    http_response res = conv.stream ? stream_messages(request, current, std::move(conv))
+                                    : complete_messages(request, *current, std::move(conv), started);
+    add_warning_headers(res, warnings);
+    return res;
 }
 
 http_response service::stream_messages(const http_request& request, const generation& current,

@@ -1,9 +1,14 @@
 // POST /v1/messages end to end: the proxy in-process, the mock as upstream.
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 #include <simdjson.h>
 
+#include "http_types.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/raw_client.hpp"
 
 namespace {
 
@@ -305,5 +310,73 @@ TEST_CASE("messages: an empty answer is asked for once more, then is an api_erro
         CHECK(res->status == 200);
         CHECK(str(parse(parser, res->body)["stop_reason"]) == "max_tokens");
         CHECK(up.requests().size() == 1);
+    }
+}
+
+TEST_CASE("messages: what the conversion left out is told in x-proxy-warning headers, streamed or not",
+          "[server][messages][warnings]") {
+    mock::upstream up([](const mock::recorded& r, std::size_t) {
+        if (r.body.find(R"("stream":true)") != std::string::npos) return mock::sse(mock::text_stream({"fine"}));
+        return mock::json(200, mock::completion("fine"));
+    });
+    mock::running_proxy proxy(mock::test_config(up.url(), {"nvapi-test-key-000000000001"}));
+    // A server tool whose name is not ASCII, and a top-level field with no upstream equivalent.
+    auto body = [](bool stream) {
+        return std::string(R"({"model":"z-ai/glm4.7","max_tokens":64,"stream":)") + (stream ? "true" : "false") +
+               R"(,"container":"c-1","messages":[{"role":"user","content":"hi"}],)"
+               R"("tools":[{"type":"web_search_20250305","name":"w\u00e9b"}]})";
+    };
+    // As sent: cpp-httplib's client would percent-decode the values it reads.
+    auto head_of = [&](const std::string& request_body) {
+        mock::raw_client c(proxy.port());
+        REQUIRE(c.send("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       "Connection: close\r\nContent-Length: " + std::to_string(request_body.size()) + "\r\n\r\n" +
+                       request_body));
+        bool closed = false;
+        const std::string answer = c.read_until_closed(closed);
+        CHECK(closed);
+        return answer.substr(0, answer.find("\r\n\r\n") + 2);
+    };
+    auto check_warnings = [](const std::string& head) {
+        INFO(head);
+        CHECK(head.rfind("HTTP/1.1 200 ", 0) == 0);
+        CHECK(head.find("\r\nx-proxy-warning: ignored (no upstream equivalent): container\r\n") != std::string::npos);
+        CHECK(head.find("\r\nx-proxy-warning: tools: server tools left out (no upstream equivalent): w%C3%A9b\r\n") !=
+              std::string::npos);
+    };
+    SECTION("not streamed") { check_warnings(head_of(body(false))); }
+    SECTION("streamed") {
+        const std::string head = head_of(body(true));
+        CHECK(head.find("text/event-stream") != std::string::npos);
+        check_warnings(head);
+    }
+    SECTION("a request that loses nothing has none") {
+        auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK_FALSE(res->has_header("x-proxy-warning"));
+    }
+}
+
+TEST_CASE("messages: x-proxy-warning values are printable ASCII, bounded in size and number", "[server][warnings]") {
+    SECTION("control bytes, '%' and UTF-8 are percent-encoded") {
+        proxy::http_response res;
+        proxy::add_warning_headers(res, {"a\r\nb: 100% \xE2\x9C\x93"});
+        REQUIRE(res.headers.size() == 1);
+        CHECK(res.headers[0].first == "x-proxy-warning");
+        CHECK(res.headers[0].second == "a%0D%0Ab: 100%25 %E2%9C%93");
+    }
+    SECTION("a long warning is cut with '...'") {
+        proxy::http_response res;
+        proxy::add_warning_headers(res, {std::string(5000, '\xFF')});
+        REQUIRE(res.headers.size() == 1);
+        CHECK(res.headers[0].second.size() <= proxy::max_warning_header_chars);
+        CHECK(res.headers[0].second.substr(res.headers[0].second.size() - 3) == "...");
+    }
+    SECTION("past the limit, one header says how many more the log has") {
+        proxy::http_response res;
+        proxy::add_warning_headers(res, std::vector<std::string>(proxy::max_warning_headers + 5, "w"));
+        REQUIRE(res.headers.size() == proxy::max_warning_headers + 1);
+        CHECK(res.headers.back().second == "5 more in the proxy's log");
     }
 }

@@ -185,6 +185,16 @@ if (!ready) {
     if (!message.id.startsWith('msg_')) throw new Error(`id ${message.id} does not start with msg_`);
   });
 
+  await check('what the proxy left out reaches the SDK in x-proxy-warning headers', async () => {
+    const request = ask('say hello', { tools: [{ type: 'web_search_20250305', name: 'web_search' }] });
+    const { data, response } = await client.messages.create(request).withResponse();
+    expectEqual(data.content, [{ type: 'text', text: 'Hello from the mock.' }], 'content');
+    expectEqual(response.headers.get('x-proxy-warning'),
+                'tools: server tools left out (no upstream equivalent): web_search', 'x-proxy-warning');
+    const plain = await client.messages.create(ask('say hello')).withResponse();
+    expectEqual(plain.response.headers.get('x-proxy-warning'), null, 'x-proxy-warning without a loss');
+  });
+
   await check('messages.stream accumulates the streamed text', async () => {
     const stream = client.messages.stream(ask('say hello'));
     const deltas = [];
