@@ -101,6 +101,8 @@ struct exchange_summary {
     bool started_early = false;
     std::string_view end_note;    ///< why a stream ended early ("idle-timeout", …), empty if it did not
     std::string_view error_body;  ///< the body of an error answer, logged with it
+    /// What the conversion left out or changed (logged as the request began); none: nothing.
+    const std::vector<std::string>* warnings = nullptr;
 };
 
 /// `req_… POST /v1/messages <model> -> <upstream model> stream=… status=… attempts=[…] tokens_in=… …`,

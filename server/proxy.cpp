@@ -250,7 +250,7 @@ http_response service::messages(const http_request& request, const generation& c
         return error_response(msgbridge::make_error(msgbridge::error_type::overloaded_error,
                                                     "the proxy is shutting down; retry the request"));
     }
-    const std::vector<std::string> warnings = std::move(conv.warnings);
+    const std::vector<std::string> warnings = conv.warnings;  // usually none; the exchange keeps its own for /status
     http_response res = conv.stream ? stream_messages(request, current, std::move(conv))
                                     : complete_messages(request, *current, std::move(conv), started);
     add_warning_headers(res, warnings);
@@ -291,6 +291,7 @@ http_response service::complete_messages(const http_request& request, const sett
     summary.client_address = request.remote_addr;
     summary.client_model = converted.context.client_model;
     summary.upstream_model = converted.upstream_model;
+    summary.warnings = &converted.warnings;
     summary.started = started;
     std::string answer;
     bool too_large = false;

@@ -16,6 +16,18 @@ void status_board::observe_exchange(const exchange_summary& summary, std::chrono
     e.took = summary.finished - summary.started;
     e.tokens_in = summary.tokens_in;
     e.tokens_out = summary.tokens_out;
+    if (summary.warnings) {
+        for (const auto& warning : *summary.warnings) {
+            if (!e.notes.empty()) e.notes += "; ";
+            e.notes += warning;
+        }
+        if (e.notes.size() > max_notes_chars) {
+            std::size_t cut = max_notes_chars - 3;
+            while (cut > 0 && (static_cast<unsigned char>(e.notes[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+            e.notes.resize(cut);
+            e.notes += "...";
+        }
+    }
 
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = models_.find(summary.upstream_model);

@@ -37,7 +37,9 @@ public:
         std::chrono::steady_clock::duration took{};
         std::uint64_t tokens_in = 0;
         std::uint64_t tokens_out = 0;
+        std::string notes;  ///< the conversion's warnings, joined by "; ", at most max_notes_chars
     };
+    static constexpr std::size_t max_notes_chars = 600;
 
     /// Totals for one upstream model.
     struct model_totals {

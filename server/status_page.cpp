@@ -175,12 +175,13 @@ std::string model_route(const status_board::finished_exchange& e) {
 }
 
 std::string recent_table(const status_view& view) {
-    std::string t = table_head({"Ended (UTC)", "Request", "Model", "Kind", "Status", "#Duration", "#Tokens in", "#Tokens out"});
+    std::string t = table_head(
+        {"Ended (UTC)", "Request", "Model", "Kind", "Status", "#Duration", "#Tokens in", "#Tokens out", "Left out or changed"});
     for (const auto& e : view.recent) {
         t += "<tr>" + cell("<code>" + utc(e.ended, "%H:%M:%S") + "</code>") + cell("<code>" + escaped(e.request_id) + "</code>") +
              cell(model_route(e), "model") + cell(e.stream ? "stream" : "non-stream", "muted") +
              cell(badge(status_class(e.status), std::to_string(e.status))) + cell(span(e.took), "num") +
-             num_cell(e.tokens_in) + num_cell(e.tokens_out) + "</tr>";
+             num_cell(e.tokens_in) + num_cell(e.tokens_out) + cell(escaped(e.notes), "notes") + "</tr>";
     }
     return t;
 }
@@ -213,6 +214,7 @@ th{font-size:11px;color:var(--muted);font-weight:600;text-transform:uppercase;le
 tbody tr:last-child td{border-bottom:0}
 tbody tr:hover td{background:var(--head)}
 .num{text-align:right;font-variant-numeric:tabular-nums}
+td.notes{white-space:normal;min-width:140px;max-width:420px;color:var(--muted);font-size:12.5px;overflow-wrap:anywhere}
 td.model{white-space:normal;overflow-wrap:anywhere;min-width:160px;max-width:420px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 .muted{color:var(--muted)}

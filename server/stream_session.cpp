@@ -25,6 +25,7 @@ stream_session::stream_session(const stream_context& context, const http_request
       client_address_(request.remote_addr),
       client_model_(converted.context.client_model),
       upstream_model_(converted.upstream_model),
+      warnings_(std::move(converted.warnings)),
       response_context_(converted.context),
       converter_(std::in_place, converted.context, stream_options_for(context.settings->cfg)),
       started_(steady::now()) {
@@ -128,6 +129,7 @@ void stream_session::log_summary(int status) {
     summary.ended_by_shutdown = abort_error_.has_value();
     summary.started_early = started_early_;
     summary.end_note = end_note_;
+    summary.warnings = &warnings_;
     const settings_generation& settings = *context_.settings;
     context_.observers.finished(settings, summary, result_.attempts);
     const std::size_t preview_chars = settings.cfg.log_stream_text_preview_chars;

@@ -112,6 +112,7 @@ private:
     std::string client_address_;
     std::string client_model_;
     std::string upstream_model_;
+    std::vector<std::string> warnings_;  // the conversion's, for /status
     upstream_request upstream_;
     msgbridge::response_context response_context_;  // for the converter of the one more ask
     std::optional<msgbridge::stream_converter> converter_;  // producer thread only

@@ -344,11 +344,23 @@ TEST_CASE("messages: what the conversion left out is told in x-proxy-warning hea
         CHECK(head.find("\r\nx-proxy-warning: tools: server tools left out (no upstream equivalent): w%C3%A9b\r\n") !=
               std::string::npos);
     };
-    SECTION("not streamed") { check_warnings(head_of(body(false))); }
+    // /status lists them with the exchange, once it has finished.
+    auto check_status_page = [&](const char* logged) {
+        REQUIRE(proxy.wait_for_log(logged));
+        auto page = proxy.client().Get("/status");
+        REQUIRE(page);
+        CHECK(page->body.find("tools: server tools left out (no upstream equivalent): w\xC3\xA9" "b; ignored (no "
+                              "upstream equivalent): container") != std::string::npos);
+    };
+    SECTION("not streamed") {
+        check_warnings(head_of(body(false)));
+        check_status_page("stream=false status=200");
+    }
     SECTION("streamed") {
         const std::string head = head_of(body(true));
         CHECK(head.find("text/event-stream") != std::string::npos);
         check_warnings(head);
+        check_status_page("stream=true status=200");
     }
     SECTION("a request that loses nothing has none") {
         auto res = proxy.client().Post("/v1/messages", mock::messages_body(false), "application/json");

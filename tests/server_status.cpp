@@ -154,6 +154,37 @@ TEST_CASE("status: the page escapes whatever a client or the configuration put i
     CHECK(page.find("<script") == page.rfind("<script"));
 }
 
+TEST_CASE("status: each exchange shows what its conversion left out or changed, escaped and bounded",
+          "[server][status][warnings]") {
+    proxy::status_board board;
+    const std::vector<std::string> warnings = {"top_k: left out", "tools: server tools left out: <b>x</b>"};
+    auto with_warnings = summary_for("model-a", 200);
+    with_warnings.warnings = &warnings;
+    board.observe_exchange(with_warnings);
+    board.observe_exchange(summary_for("model-b", 200));  // none
+    const std::vector<std::string> long_ones(40, "caf\xC3\xA9 " + std::string(30, 'w'));
+    auto long_summary = summary_for("model-c", 200);
+    long_summary.warnings = &long_ones;
+    board.observe_exchange(long_summary);
+
+    const auto recent = board.recent();
+    REQUIRE(recent.size() == 3);
+    CHECK(recent[2].notes == "top_k: left out; tools: server tools left out: <b>x</b>");
+    CHECK(recent[1].notes.empty());
+    CHECK(recent[0].notes.size() <= proxy::status_board::max_notes_chars);
+    CHECK(recent[0].notes.substr(recent[0].notes.size() - 3) == "...");
+    CHECK(recent[0].notes.find("\xC3...") == std::string::npos);  // never half a character
+
+    proxy::status_view view;
+    view.version = "0.1.0";
+    view.now = std::chrono::system_clock::now();
+    view.recent = recent;
+    const std::string page = proxy::render_status_page(view);
+    CHECK(contains(page, "Left out or changed"));
+    CHECK(contains(page, "top_k: left out; tools: server tools left out: &lt;b&gt;x&lt;/b&gt;"));
+    CHECK_FALSE(contains(page, "<b>x</b>"));
+}
+
 TEST_CASE("status: the page says whether key state is shared, and warns while Redis is away", "[server][status]") {
     proxy::status_view view;
     view.version = "0.1.0";
@@ -238,6 +269,7 @@ TEST_CASE("status: GET /status after a scripted series of requests", "[server][s
     CHECK_FALSE(contains(page, key(0)));
     CHECK_FALSE(contains(page, key(1)));
     CHECK_FALSE(contains(page, keep_streaming));  // never a body
+    CHECK(contains(page, "Left out or changed"));
 }
 
 TEST_CASE("status: /status and /metrics need SERVER_API_KEY; /health shows key details only with it",

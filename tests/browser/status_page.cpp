@@ -170,6 +170,10 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     REQUIRE(client.Post("/v1/messages", auth, mock::messages_body(false, hostile_model), "application/json")->status == 200);
     REQUIRE(mock::post_stream(port, "/v1/messages", mock::messages_body(true), nullptr, auth).status == 200);
     REQUIRE(proxy.wait_for("stream=true status=200"));
+    // One whose conversion left something out: the page says what.
+    const std::string with_server_tool = R"({"model":"z-ai/glm4.7","max_tokens":64,"messages":[{"role":"user",)"
+                                         R"("content":"search"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]})";
+    REQUIRE(client.Post("/v1/messages", auth, with_server_tool, "application/json")->status == 200);
     held_stream held(port, hold, "moonshotai/kimi-k2", auth);
     REQUIRE(held.open());
     // Both keys answer 429 and rest; the client gets the 429.
@@ -200,6 +204,7 @@ TEST_CASE("browser: Chromium renders /status with the proxy's state, escaped, an
     CHECK(contains(dom, msgbridge::redact_key(key(0), 0)));
     CHECK(contains(dom, msgbridge::redact_key(key(1), 1)));
     CHECK(contains(dom, "resting until"));
+    CHECK(contains(dom, "tools: server tools left out (no upstream equivalent): web_search"));
     // The hostile name is text in the DOM, never an element.
     CHECK(contains(dom, escaped_hostile_model));
     CHECK_FALSE(contains(dom, hostile_model));
