@@ -57,6 +57,24 @@ struct chunked_flood {
 
 std::string status_line(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
 
+// Sends `at_once`, then `trickled` one byte every 50 ms until the proxy
+// answers; checks that it answered before the last byte and closed. The answer.
+std::string trickled_until_answered(int port, const std::string& at_once, const std::string& trickled) {
+    raw_client c(port);
+    if (!at_once.empty()) REQUIRE(c.send(at_once));
+    std::size_t sent = 0;
+    for (; sent < trickled.size(); ++sent) {
+        if (!c.send(trickled.substr(sent, 1))) break;
+        pollfd p{c.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0) break;  // the proxy answered
+    }
+    CHECK(sent < trickled.size());
+    bool closed = false;
+    std::string answer = c.read_until_closed(closed);
+    CHECK(closed);
+    return answer;
+}
+
 // Raises this process's descriptor limit to its hard limit; returns the limit.
 std::size_t raise_fd_limit() {
     rlimit lim{};
@@ -270,19 +288,9 @@ TEST_CASE("hardening: a head that does not arrive within CLIENT_HEADER_TIMEOUT_S
     cfg.client_header_timeout_seconds = 1;
     cfg.client_read_timeout_seconds = 30;  // each byte comes well within this: only the head deadline can end it
     mock::running_proxy proxy(cfg);
-    raw_client c(proxy.port());
     const std::string head = head_for("Content-Length: 2\r\n", "X-Padding: " + std::string(400, 'p') + "\r\n");
-    // One byte every 50 ms: the head would take over 20 s to arrive whole.
-    std::size_t sent = 0;
-    for (; sent < head.size(); ++sent) {
-        if (!c.send(head.substr(sent, 1))) break;
-        pollfd p{c.fd(), POLLIN, 0};
-        if (::poll(&p, 1, 50) > 0) break;  // the proxy answered
-    }
-    CHECK(sent < head.size());
-    bool closed = false;
-    std::string answer = c.read_until_closed(closed);
-    CHECK(closed);
+    // The head would take over 20 s to arrive whole.
+    const std::string answer = trickled_until_answered(proxy.port(), "", head);
     CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
     CHECK(answer.find("CLIENT_HEADER_TIMEOUT_SECONDS") != std::string::npos);
     CHECK(up.requests().empty());
@@ -298,22 +306,7 @@ TEST_CASE("hardening: a body that does not arrive within CLIENT_BODY_TIMEOUT_SEC
     const std::string body = R"({"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":")" +
                              std::string(400, 'x') + R"("}]})";
 
-    // The head at once, then the body one byte every 50 ms: it would take over 20 s to arrive whole.
-    auto trickle = [&](const std::string& head, const std::string& framed_body) {
-        raw_client c(proxy.port());
-        REQUIRE(c.send(head));
-        std::size_t sent = 0;
-        for (; sent < framed_body.size(); ++sent) {
-            if (!c.send(framed_body.substr(sent, 1))) break;
-            pollfd p{c.fd(), POLLIN, 0};
-            if (::poll(&p, 1, 50) > 0) break;  // the proxy answered
-        }
-        CHECK(sent < framed_body.size());
-        bool closed = false;
-        std::string answer = c.read_until_closed(closed);
-        CHECK(closed);
-        return answer;
-    };
+    // The head at once, then the body, which would take over 20 s to arrive whole.
     auto check_refusal = [](const std::string& answer) {
         INFO(answer);
         CHECK(status_line(answer) == "HTTP/1.1 408 Request Timeout");
@@ -323,12 +316,14 @@ TEST_CASE("hardening: a body that does not arrive within CLIENT_BODY_TIMEOUT_SEC
                           R"x(arrive within 1 s (CLIENT_BODY_TIMEOUT_SECONDS)"}})x") != std::string::npos);
     };
     SECTION("Content-Length") {
-        check_refusal(trickle(head_for("Content-Length: " + std::to_string(body.size()) + "\r\n"), body));
+        const std::string head = head_for("Content-Length: " + std::to_string(body.size()) + "\r\n");
+        check_refusal(trickled_until_answered(proxy.port(), head, body));
     }
     SECTION("chunked: each byte its own chunk") {
         std::string chunks;
         for (char ch : body) chunks += "1\r\n" + std::string(1, ch) + "\r\n";
-        check_refusal(trickle(head_for("Transfer-Encoding: chunked\r\n"), chunks + "0\r\n\r\n"));
+        const std::string head = head_for("Transfer-Encoding: chunked\r\n");
+        check_refusal(trickled_until_answered(proxy.port(), head, chunks + "0\r\n\r\n"));
     }
     CHECK(up.requests().empty());
     CHECK(proxy.wait_for_log("408"));
