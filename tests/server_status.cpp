@@ -157,13 +157,15 @@ TEST_CASE("status: the page escapes whatever a client or the configuration put i
 TEST_CASE("status: each exchange shows what its conversion left out or changed, escaped and bounded",
           "[server][status][warnings]") {
     proxy::status_board board;
+    // The summaries hold views: the names they view outlive them.
+    const std::string model_a = "model-a", model_c = "model-c";
     const std::vector<std::string> warnings = {"top_k: left out", "tools: server tools left out: <b>x</b>"};
-    auto with_warnings = summary_for("model-a", 200);
+    auto with_warnings = summary_for(model_a, 200);
     with_warnings.warnings = &warnings;
     board.observe_exchange(with_warnings);
     board.observe_exchange(summary_for("model-b", 200));  // none
     const std::vector<std::string> long_ones(40, "caf\xC3\xA9 " + std::string(30, 'w'));
-    auto long_summary = summary_for("model-c", 200);
+    auto long_summary = summary_for(model_c, 200);
     long_summary.warnings = &long_ones;
     board.observe_exchange(long_summary);
 
