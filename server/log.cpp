@@ -33,14 +33,6 @@ std::string timestamp() {
     return buffer;
 }
 
-// Cut at a UTF-8 boundary: never leave half a multi-byte character.
-std::size_t utf8_cut(std::string_view text, std::size_t max_bytes) {
-    if (text.size() <= max_bytes) return text.size();
-    std::size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    return cut;
-}
-
 // The id a request's lines begin with (`req_` and 24 letters or digits), or empty.
 std::string_view leading_request_id(std::string_view text) {
     if (text.substr(0, 4) != "req_") return {};
@@ -68,6 +60,13 @@ void write_counts(msgbridge::json_writer& w, std::initializer_list<std::pair<con
 std::string_view object_members(std::string_view object) { return object.substr(1, object.size() - 2); }
 
 }  // namespace
+
+std::size_t utf8_cut(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return text.size();
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    return cut;
+}
 
 std::optional<log_level> parse_log_level(std::string_view name) noexcept {
     if (name == "debug") return log_level::debug;

@@ -78,6 +78,10 @@ std::string redact_secrets(std::string text, const std::vector<std::string>& sec
 /// length, secrets redacted, cut to `max_chars` (0: empty).
 std::string body_for_log(std::string_view body, std::size_t max_chars, const std::vector<std::string>& secrets);
 
+/// Where to cut `text` to keep at most `max_bytes` of it without leaving
+/// half a multi-byte UTF-8 character: its size when it fits.
+std::size_t utf8_cut(std::string_view text, std::size_t max_bytes);
+
 /// Text cut to at most `max_chars` bytes on a UTF-8 boundary, newlines escaped.
 std::string preview_text(std::string_view text, std::size_t max_chars);
 

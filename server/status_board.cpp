@@ -22,9 +22,7 @@ void status_board::observe_exchange(const exchange_summary& summary, std::chrono
             e.notes += warning;
         }
         if (e.notes.size() > max_notes_chars) {
-            std::size_t cut = max_notes_chars - 3;
-            while (cut > 0 && (static_cast<unsigned char>(e.notes[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-            e.notes.resize(cut);
+            e.notes.resize(utf8_cut(e.notes, max_notes_chars - 3));
             e.notes += "...";
         }
     }
