@@ -35,8 +35,9 @@ http_response sse_response(std::unique_ptr<body_stream> stream) {
     return res;
 }
 
-void add_warning_headers(http_response& res, const std::vector<std::string>& warnings) {
+header_list warning_headers(const std::vector<std::string>& warnings) {
     static constexpr char hex[] = "0123456789ABCDEF";
+    header_list headers;
     const std::size_t shown = std::min(warnings.size(), max_warning_headers);
     for (std::size_t i = 0; i < shown; ++i) {
         std::string value;
@@ -54,10 +55,11 @@ void add_warning_headers(http_response& res, const std::vector<std::string>& war
                 value += hex[c & 0xf];
             }
         }
-        res.headers.emplace_back("x-proxy-warning", std::move(value));
+        headers.emplace_back("x-proxy-warning", std::move(value));
     }
     if (warnings.size() > shown)
-        res.headers.emplace_back("x-proxy-warning", std::to_string(warnings.size() - shown) + " more in the proxy's log");
+        headers.emplace_back("x-proxy-warning", std::to_string(warnings.size() - shown) + " more in the proxy's log");
+    return headers;
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {

@@ -94,13 +94,13 @@ http_response error_response(const msgbridge::error& err);
 /// keep proxies from buffering it.
 http_response sse_response(std::unique_ptr<body_stream> stream);
 
-/// Adds one `x-proxy-warning` header per converter warning (what the request
+/// One `x-proxy-warning` header per converter warning (what the request
 /// lost or had changed on its way upstream), so a client sees what the log
 /// says. Bytes outside printable ASCII, and '%', are percent-encoded (the
 /// warnings quote tool and model names); at most `max_warning_headers`
 /// headers of `max_warning_header_chars` each, then one saying how many more
 /// the log has.
-void add_warning_headers(http_response& res, const std::vector<std::string>& warnings);
+header_list warning_headers(const std::vector<std::string>& warnings);
 inline constexpr std::size_t max_warning_headers = 16;
 inline constexpr std::size_t max_warning_header_chars = 1024;
 

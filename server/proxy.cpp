@@ -250,10 +250,11 @@ http_response service::messages(const http_request& request, const generation& c
         return error_response(msgbridge::make_error(msgbridge::error_type::overloaded_error,
                                                     "the proxy is shutting down; retry the request"));
     }
-    const std::vector<std::string> warnings = conv.warnings;  // usually none; the exchange keeps its own for /status
+    // Made before `conv` moves on: the exchange keeps the warnings themselves for /status.
+    header_list warnings = warning_headers(conv.warnings);
     http_response res = conv.stream ? stream_messages(request, current, std::move(conv))
                                     : complete_messages(request, *current, std::move(conv), started);
-    add_warning_headers(res, warnings);
+    res.headers.insert(res.headers.end(), std::make_move_iterator(warnings.begin()), std::make_move_iterator(warnings.end()));
     return res;
 }
 
