@@ -46,12 +46,7 @@ public:
           env_{"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + home + "/.config",
                "XDG_CACHE_HOME=" + home + "/.cache"},
           stderr_file_(output_file + ".stderr") {
-        // Built before fork(): the child of a threaded process must not allocate.
-        std::vector<char*> argv, envp;
-        for (auto& a : args_) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        for (auto& e : env_) envp.push_back(e.data());
-        envp.push_back(nullptr);
+        const std::vector<char*> argv = mock::exec_pointers(args_), envp = mock::exec_pointers(env_);
         pid_ = fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {

@@ -22,6 +22,16 @@
 
 namespace mock {
 
+/// `strings` as execve() wants them: pointers into them, then a null. Made
+/// before fork(), since the child of a threaded process must not allocate.
+inline std::vector<char*> exec_pointers(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    out.reserve(strings.size() + 1);
+    for (auto& s : strings) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
 // Runs the binary with exactly `env` (plus PATH) in `cwd`; collects stderr and stdout.
 class child_process {
 public:
@@ -32,11 +42,7 @@ public:
         // An allocation there can wait forever on a lock another thread of ours
         // held at the fork (seen under ASan: a proxy that never started).
         env_.push_back("PATH=/usr/bin:/bin");
-        std::vector<char*> argv, envp;
-        for (auto& a : args_) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        for (auto& e : env_) envp.push_back(e.data());
-        envp.push_back(nullptr);
+        const std::vector<char*> argv = exec_pointers(args_), envp = exec_pointers(env_);
         const pid_t parent = getpid();
         int out[2];
         REQUIRE(pipe2(out, O_CLOEXEC) == 0);  // no other child inherits this pipe
